@@ -1,0 +1,1 @@
+"""The subcommands of the teleinforeader command line, each in its own module."""

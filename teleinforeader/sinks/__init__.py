@@ -1,0 +1,1 @@
+"""Where frames go: the database writer, the socket server, stdout."""

@@ -1,0 +1,69 @@
+"""What every sink (database writer, socket server, stdout printer) offers the pipeline.
+
+The pipeline hands each frame to every sink's `submit` from one dispatch thread; `submit` must
+return at once. What a sink does when it cannot keep up is its own policy: the database never
+drops (memory, then an on-disk spool), the socket server drops a client that stops reading.
+Each sink that needs a thread runs its own `Worker`, so a crash is logged with its traceback and
+seen by the daemon's supervision (`status().alive`), which then exits non-zero.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Callable, NamedTuple
+
+from teleinforeader.tic import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SinkStatus(NamedTuple):
+    alive: bool  # False once a worker thread has died: the daemon exits non-zero
+    backlog: int  # frames accepted but not yet fully handled
+    progress: int  # grows whenever the sink does work; the watchdog checks it moves
+    counters: Mapping[str, int]  # sink-specific figures for the periodic summary line
+
+
+class Sink(abc.ABC):
+    """A destination for frames. Lifecycle: start() once, submit() many, close() once."""
+
+    name: str = "sink"
+
+    def start(self) -> None:  # noqa: B027 - a sink with no thread has nothing to start
+        """Open resources and start worker threads; raise on a fatal setup error."""
+
+    @abc.abstractmethod
+    def submit(self, frame: Frame) -> None:
+        """Accept one frame without blocking the caller."""
+
+    @abc.abstractmethod
+    def close(self, timeout: float) -> None:
+        """Stop accepting, drain what is pending (within `timeout` seconds), release all."""
+
+    @abc.abstractmethod
+    def status(self) -> SinkStatus:
+        """A consistent snapshot for supervision, the watchdog and the summary line."""
+
+
+class Worker(threading.Thread):
+    """A named daemon thread that logs a crash with its traceback and remembers it."""
+
+    def __init__(self, name: str, target: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self.crash: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:
+            self.crash = exc
+            log.critical("thread %s died", self.name, exc_info=True)
+
+    @property
+    def healthy(self) -> bool:
+        """Not dead of an exception (a thread that ended cleanly was asked to)."""
+        return self.crash is None

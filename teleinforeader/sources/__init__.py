@@ -1,0 +1,1 @@
+"""Where bytes come from: a serial port, a recorded capture, a simulated meter."""

@@ -1,0 +1,210 @@
+"""The sans-IO TIC decoder: bytes in, validated frames out, every refusal counted.
+
+Plan: bytes are masked to 7 bits (a port opened 8N1 delivers the parity bit as bit 7), then cut
+into frames at STX..ETX. Anything outside a frame is garbage; an EOT, or an STX before the ETX,
+drops the partial frame; a frame growing past `max_frame` bytes is dropped, so a line that never
+sends ETX cannot eat memory. Inside a frame the mode is decided once (more HT than LF means
+standard), then every group is checked with that mode's checksum and its label's format, through
+a bounded memo of `parse_group` (most groups repeat from frame to frame).
+
+Speed goal: >= 100,000 historic and >= 25,000 standard frames/s on a desktop core (a Pi Zero is
+about 20x slower and must keep up with one frame a second with room to spare). Worst case: a
+frame of unique groups costs one `parse_group` per group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from teleinforeader.tic.frame import Frame, Rejection
+from teleinforeader.tic.groups import DUPLICATE, MALFORMED, Group, GroupResult, parse_group
+from teleinforeader.tic.labels import HISTORIC, STANDARD
+
+AUTO = "auto"
+MODES = (AUTO, HISTORIC, STANDARD)
+MAX_FRAME = 4096  # the longest real frame (three-phase producer, standard) is about 1.9 KiB
+_MEMO_SIZE = 4096
+
+_STX, _ETX, _EOT = 0x02, 0x03, 0x04
+_FRAMING_RE = re.compile(rb"[\x02\x03\x04]")
+_MASK_7BIT = bytes(range(128)) * 2
+
+
+@dataclass
+class DecoderStats:
+    """Counters a daemon logs and exports; they only ever grow."""
+
+    frames: int = 0
+    groups: int = 0
+    rejected: Counter = field(default_factory=Counter)  # group refusals by reason
+    interrupted: int = 0  # frames cut by EOT
+    truncated: int = 0  # frames cut by a new STX before their ETX
+    oversize: int = 0  # frames longer than max_frame
+    empty: int = 0  # frames with no valid group left
+    mode_mismatch: int = 0  # frames of the other mode while the mode is fixed
+    mode_switches: int = 0  # auto mode: the meter changed mode
+    garbage_bytes: int = 0  # bytes outside any frame
+
+    @property
+    def rejected_groups(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def dropped_frames(self) -> int:
+        return self.interrupted + self.truncated + self.oversize + self.empty + self.mode_mismatch
+
+    def as_dict(self) -> dict[str, int]:
+        counters = {
+            name: getattr(self, name)
+            for name in (
+                "frames",
+                "groups",
+                "interrupted",
+                "truncated",
+                "oversize",
+                "empty",
+                "mode_mismatch",
+                "mode_switches",
+                "garbage_bytes",
+            )
+        }
+        counters.update({f"rejected_{reason}": n for reason, n in sorted(self.rejected.items())})
+        return counters
+
+
+class Decoder:
+    """Stateful decoder: feed it bytes as they arrive, in chunks of any size."""
+
+    def __init__(self, mode: str = AUTO, max_frame: int = MAX_FRAME) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self._fixed_mode = None if mode == AUTO else mode
+        self.max_frame = max_frame
+        self.mode: str | None = self._fixed_mode  # the mode of the last frame seen
+        self.stats = DecoderStats()
+        self._pending: bytearray | None = None  # body of the frame being received
+        self._scanned = 0  # bytes of _pending known to hold no STX/ETX/EOT
+        self._memo: dict[str, dict[bytes, GroupResult]] = {HISTORIC: {}, STANDARD: {}}
+
+    def reset(self) -> None:
+        """Forget a partial frame (the port was reopened): the next frame starts at STX."""
+        self._pending = None
+        self._scanned = 0
+
+    def feed(self, data: bytes, received_at: datetime | None = None) -> list[Frame]:
+        """Consume `data`; return the frames it completed, stamped with `received_at`."""
+        data = data.translate(_MASK_7BIT)
+        stats = self.stats
+        frames: list[Frame] = []
+        buf: bytes | bytearray
+        if self._pending is None:
+            buf, pos, body_start = data, 0, None
+        else:
+            self._pending += data
+            buf, pos, body_start = self._pending, self._scanned, 0
+        end_of_data = len(buf)
+        while True:
+            if body_start is None:
+                stx = buf.find(b"\x02", pos)
+                if stx < 0:
+                    stats.garbage_bytes += end_of_data - pos
+                    self._pending = None
+                    return frames
+                stats.garbage_bytes += stx - pos
+                body_start = pos = stx + 1
+            match = _FRAMING_RE.search(buf, pos)
+            if match is None:
+                if end_of_data - body_start > self.max_frame:
+                    stats.oversize += 1
+                    self._pending = None
+                    return frames
+                if buf is not self._pending or body_start:
+                    self._pending = bytearray(buf[body_start:])
+                self._scanned = len(self._pending)
+                return frames
+            end = match.start()
+            byte = buf[end]
+            if end - body_start > self.max_frame:
+                stats.oversize += 1
+            elif byte == _ETX:
+                frame = self._decode_body(bytes(buf[body_start:end]), received_at)
+                if frame is not None:
+                    frames.append(frame)
+            elif byte == _EOT:
+                stats.interrupted += 1
+            else:
+                stats.truncated += 1
+            pos = end + 1
+            body_start = pos if byte == _STX else None
+
+    def _decode_body(self, body: bytes, received_at: datetime | None) -> Frame | None:
+        stats = self.stats
+        mode = STANDARD if body.count(9) > body.count(10) else HISTORIC
+        if self._fixed_mode is not None and mode != self._fixed_mode:
+            stats.mode_mismatch += 1
+            return None
+        if mode != self.mode:
+            if self.mode is not None:
+                stats.mode_switches += 1
+            self.mode = mode
+        memo = self._memo[mode]
+        groups: dict[str, str] = {}
+        horodates: dict[str, str] = {}
+        rejected: list[Rejection] = []
+        unknown: list[str] = []
+        pieces = body.split(b"\n")
+        if pieces[0].strip(b"\r"):  # bytes between STX and the first LF
+            rejected.append(Rejection(MALFORMED, None, pieces[0]))
+        for piece in pieces[1:]:
+            if piece[-1:] == b"\r":
+                group = piece[:-1]
+            else:
+                cr = piece.find(b"\r")
+                if cr < 0:
+                    if piece:  # a group whose CR was lost (noise turned it into FF)
+                        rejected.append(Rejection(MALFORMED, None, piece))
+                    continue
+                group = piece[:cr]
+                rejected.append(Rejection(MALFORMED, None, piece[cr + 1 :]))
+            result = memo.get(group)
+            if result is None:
+                result = parse_group(group, mode)
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[group] = result
+            if result.__class__ is Group:
+                label, value, horodate, known = result  # type: ignore[misc]
+                if label in groups:
+                    rejected.append(Rejection(DUPLICATE, label, group))
+                    continue
+                groups[label] = value
+                if horodate is not None:
+                    horodates[label] = horodate
+                if not known:
+                    unknown.append(label)
+            else:
+                rejected.append(Rejection(result[0], result[1], group))
+        stats.groups += len(groups)
+        if rejected:
+            for rejection in rejected:
+                stats.rejected[rejection.reason] += 1
+        if not groups:
+            stats.empty += 1
+            return None
+        stats.frames += 1
+        return Frame(
+            groups,
+            mode,
+            received_at,
+            horodates,
+            tuple(rejected),
+            frozenset(unknown) if unknown else frozenset(),
+        )
+
+
+def decode(data: bytes, mode: str = AUTO, received_at: datetime | None = None) -> list[Frame]:
+    """Decode a whole buffer (a capture file, a test vector) in one call."""
+    return Decoder(mode).feed(data, received_at)

@@ -1,0 +1,153 @@
+"""The decoded frame: a read-only mapping label -> raw value, plus what the decoder learnt.
+
+Values stay the raw strings the meter sent (TeleInfoMonitor and the JSON protocol want exactly
+those); typed views (ints, VA, horodates, STGE fields) are computed on demand so that decoding a
+frame costs no more than building one dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple, Union
+
+from teleinforeader.tic.labels import HISTORIC, LABELS, LabelSpec
+from teleinforeader.tic.stge import Stge
+
+WINTER = timezone(timedelta(hours=1), "CET")
+SUMMER = timezone(timedelta(hours=2), "CEST")
+_SEASONS = {"H": WINTER, "h": WINTER, "E": SUMMER, "e": SUMMER}
+
+Typed = Union[int, str]
+
+
+class Rejection(NamedTuple):
+    """A group the decoder refused, and why (`reason` is one of `decoder.REASONS`)."""
+
+    reason: str
+    label: str | None
+    raw: bytes
+
+
+class Horodate(NamedTuple):
+    """A standard-mode timestamp: `SYYMMDDhhmmss` with S the season letter."""
+
+    raw: str
+    time: datetime  # tz-aware (H = UTC+1, E = UTC+2); naive when the season letter is a space
+    degraded: bool  # lowercase season letter: the meter clock ran past its backup autonomy
+
+    @classmethod
+    def parse(cls, raw: str) -> Horodate:
+        season = raw[0]
+        naive = datetime(
+            2000 + int(raw[1:3]),
+            int(raw[3:5]),
+            int(raw[5:7]),
+            int(raw[7:9]),
+            int(raw[9:11]),
+            int(raw[11:13]),
+        )
+        tz = _SEASONS.get(season)
+        return cls(raw, naive if tz is None else naive.replace(tzinfo=tz), season.islower())
+
+
+class Frame(Mapping[str, str]):
+    """One valid frame: the groups that passed checksum and format checks, in arrival order."""
+
+    __slots__ = ("_groups", "_horodates", "mode", "received_at", "rejected", "unknown")
+
+    def __init__(
+        self,
+        groups: dict[str, str],
+        mode: str,
+        received_at: datetime | None = None,
+        horodates: dict[str, str] | None = None,
+        rejected: tuple[Rejection, ...] = (),
+        unknown: frozenset[str] = frozenset(),
+    ) -> None:
+        self._groups = groups
+        self._horodates = horodates or {}
+        self.mode = mode
+        self.received_at = received_at
+        self.rejected = rejected
+        self.unknown = unknown
+
+    def __getitem__(self, label: str) -> str:
+        return self._groups[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._groups
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Frame):
+            return (
+                self._groups == other._groups
+                and self._horodates == other._horodates
+                and self.mode == other.mode
+            )
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-by-contract mapping semantics
+
+    def __repr__(self) -> str:
+        return f"Frame({self.mode}, {self._groups!r})"
+
+    # -- what the meter is -------------------------------------------------------------------
+
+    @property
+    def meter_id(self) -> str | None:
+        """The meter's serial number (ADCO in historic mode, ADSC in standard mode)."""
+        return self._groups.get("ADCO" if self.mode == HISTORIC else "ADSC")
+
+    @property
+    def is_short(self) -> bool:
+        """A three-phase overrun short frame (ADIRn, ADCO, IINSTn): not a full picture."""
+        return (
+            self.mode == HISTORIC
+            and "OPTARIF" not in self._groups
+            and any(label.startswith("ADIR") for label in self._groups)
+        )
+
+    def spec(self, label: str) -> LabelSpec | None:
+        return LABELS[self.mode].get(label)
+
+    # -- typed views -------------------------------------------------------------------------
+
+    def typed(self, label: str) -> Typed | None:
+        """The value in its unit: an int for numbers (kVA scaled to VA), else the raw string."""
+        raw = self._groups.get(label)
+        if raw is None:
+            return None
+        spec = LABELS[self.mode].get(label)
+        if spec is None or not spec.numeric:
+            return raw
+        return int(raw) * spec.scale
+
+    def int(self, label: str) -> int | None:
+        """The integer value of a numeric label, or None when absent or not numeric."""
+        value = self.typed(label)
+        return value if isinstance(value, int) else None
+
+    def typed_values(self) -> dict[str, Typed]:
+        return {label: self.typed(label) for label in self._groups}  # type: ignore[misc]
+
+    @property
+    def horodates(self) -> dict[str, Horodate]:
+        """Standard-mode timestamps per label (DATE, SMAXSN, CCASN, ...)."""
+        return {label: Horodate.parse(raw) for label, raw in self._horodates.items()}
+
+    @property
+    def raw_horodates(self) -> Mapping[str, str]:
+        return self._horodates
+
+    @property
+    def stge(self) -> Stge | None:
+        """The STGE status register decoded into named fields (standard mode)."""
+        raw = self._groups.get("STGE")
+        return None if raw is None else Stge.from_hex(raw)

@@ -1,0 +1,48 @@
+"""What every byte source (serial port, replay file, simulated meter) offers the reader thread.
+
+Modelled on pyserial's `serial.threaded`: the source owns the port and its blocking read loop,
+the protocol object owns the data. The source knows nothing of frames except how many valid
+ones each chunk completed, which is all it needs to pick a speed and to notice a silent line.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class ReaderProtocol(Protocol):
+    """The receiving end of a source (the daemon: a decoder feeding the frame queue)."""
+
+    def connection_made(self, description: str) -> None:
+        """The port was (re)opened, e.g. "/dev/serial0 at 1200 baud 7E1": drop partial frames."""
+
+    def data_received(self, data: bytes) -> int:
+        """Take a chunk of bytes; return how many valid frames it completed."""
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """The port went away (`error`) or was closed on request (None)."""
+
+
+class Source(abc.ABC):
+    """A producer of TIC bytes, run in the reader thread until `stop()` is called."""
+
+    name: str = "source"
+
+    @abc.abstractmethod
+    def run(self, protocol: ReaderProtocol) -> None:
+        """Read until stopped, blocking on the port (no polling), reopening it when it fails."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Make `run` return soon, from another thread (interrupts a blocking read)."""
+
+    @property
+    def ready(self) -> bool:
+        """True once the source is open (the daemon reports READY=1 to systemd then)."""
+        return True
+
+    def counters(self) -> Mapping[str, int]:
+        """Figures for the summary line: reconnects, bytes read, silences, ..."""
+        return {}

@@ -6,14 +6,16 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test lint format bench fuzz demo clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml .ci/ensure-mariadb.sh
+	PYTHON=$(PYTHON) ./.ci/ensure-mariadb.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,mariadb]'
 	touch $(STAMP)
 
 ## test: lint, format check and the whole test suite (the one test command)
 test: $(STAMP)
+	PYTHON=$(PYTHON) ./.ci/ensure-mariadb.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

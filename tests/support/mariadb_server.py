@@ -1,0 +1,189 @@
+"""A throwaway MariaDB server for tests and benchmarks: never the user's real one.
+
+Plan: `mariadb-install-db` into a temporary data directory, `mariadbd` on a free loopback port
+with its own socket, a password user for the client under test, then SIGTERM (or SIGKILL, for
+fault tests) and start again on the same port and data, so an outage looks like one to a client.
+Only the standard library and the `mariadb` connector (for the readiness probe) are used, so the
+benchmarks can reuse this module without pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+USER = "teleinfo_test"
+PASSWORD = "test-pass'word"  # a quote on purpose: the password is never pasted into SQL
+SKIP_VARIABLE = "TELEINFOREADER_SKIP_MARIADB"
+_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+
+
+class ServerUnavailableError(RuntimeError):
+    """The MariaDB binaries are missing or the server would not start."""
+
+
+def find_program(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name, path=_SEARCH_PATH)
+        if path:
+            return path
+    raise ServerUnavailableError(
+        f"none of {', '.join(names)} found: install mariadb-server (make test does it)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class MariaDBServer:
+    """One `mariadbd` process on 127.0.0.1:`port` with its data in `base_directory`."""
+
+    def __init__(self, base_directory: Path, startup_timeout: float = 30.0) -> None:
+        self.base_directory = base_directory
+        self.data_directory = base_directory / "data"
+        self.socket_path = base_directory / "mariadbd.sock"
+        self.log_path = base_directory / "error.log"
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.user = USER
+        self.password = PASSWORD
+        self.startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Initialise the data directory on first use, start the server, wait until it serves."""
+        first_start = not self.data_directory.exists()
+        if first_start:
+            self._install()
+        command = [
+            find_program("mariadbd", "mysqld"),
+            "--no-defaults",
+            f"--datadir={self.data_directory}",
+            f"--socket={self.socket_path}",
+            f"--pid-file={self.base_directory / 'mariadbd.pid'}",
+            f"--log-error={self.log_path}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=64M",
+            *self._user_option(),
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_until_serving()
+        if first_start:
+            self._create_test_user()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        """Stop the server (SIGTERM: clean shutdown; SIGKILL: a crash) and wait for it."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    # -- what a client needs -----------------------------------------------------------------
+
+    def connect_arguments(self, database: str | None = None) -> dict[str, object]:
+        """Keyword arguments for `mariadb.connect` as the test user over TCP."""
+        arguments: dict[str, object] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+        }
+        if database:
+            arguments["database"] = database
+        return arguments
+
+    def root_connection(self):  # type: ignore[no-untyped-def]
+        """A connection as the server's root user, over the socket (administration in tests)."""
+        import mariadb
+
+        return mariadb.connect(user="root", unix_socket=str(self.socket_path), autocommit=True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _user_option() -> list[str]:
+        # mariadbd refuses to run as root unless told to; as another user it needs nothing.
+        return ["--user=root"] if os.geteuid() == 0 else []
+
+    def _install(self) -> None:
+        self.base_directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            find_program("mariadb-install-db", "mysql_install_db"),
+            "--no-defaults",
+            f"--datadir={self.data_directory}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *self._user_option(),
+        ]
+        result = subprocess.run(command, capture_output=True, check=False)
+        if result.returncode != 0:
+            raise ServerUnavailableError(
+                f"{command[0]} failed ({result.returncode}): "
+                + result.stderr.decode(errors="replace")[-2000:]
+            )
+
+    def _wait_until_serving(self) -> None:
+        import mariadb
+
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise ServerUnavailableError(f"mariadbd exited at start-up: {self._log_tail()}")
+            try:
+                mariadb.connect(
+                    user="root", unix_socket=str(self.socket_path), connect_timeout=1
+                ).close()
+                return
+            except mariadb.Error:
+                if time.monotonic() > deadline:
+                    self.stop(signal.SIGKILL)
+                    raise ServerUnavailableError(
+                        f"mariadbd not serving after {self.startup_timeout} s: {self._log_tail()}"
+                    ) from None
+                time.sleep(0.05)
+
+    def _create_test_user(self) -> None:
+        connection = self.root_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"CREATE USER '{self.user}'@'%' IDENTIFIED BY ?", (self.password,))
+            cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{self.user}'@'%'")
+        finally:
+            connection.close()
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no error log)"

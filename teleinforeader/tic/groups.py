@@ -12,6 +12,7 @@ moving indexes), and a dictionary hit is an order of magnitude cheaper than a pa
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import NamedTuple, Union
 
 from teleinforeader.tic.labels import HISTORIC, HORODATE_RE, LABEL_RE, LABELS
@@ -53,6 +54,17 @@ def checksum(region: bytes) -> int:
     return (sum(region) & 0x3F) + 0x20
 
 
+def _valid_horodate(horodate: bytes) -> bool:
+    """SYYMMDDhhmmss with a real calendar date (the regex alone lets 31 February through)."""
+    if not HORODATE_RE.fullmatch(horodate):
+        return False
+    try:
+        date(2000 + int(horodate[1:3]), int(horodate[3:5]), int(horodate[5:7]))
+    except ValueError:
+        return False
+    return True
+
+
 def _label_of(body: bytes, sep: bytes) -> str | None:
     label = body.split(sep, 1)[0]
     return label.decode("ascii") if LABEL_RE.fullmatch(label) else None
@@ -86,7 +98,7 @@ def parse_group(group: bytes, mode: str) -> GroupResult:
         return Refused(FORMAT, None)
     label = raw_label.decode("ascii")
     spec = LABELS[mode].get(label)
-    if horodate is not None and not HORODATE_RE.fullmatch(horodate):
+    if horodate is not None and not _valid_horodate(horodate):
         return Refused(FORMAT, label)
     if spec is None:
         return Group(

@@ -1,0 +1,20 @@
+"""The TCP JSON-lines broadcast (see docs/protocol.md): `create_server_sink` for the daemon."""
+
+from __future__ import annotations
+
+from teleinforeader.settings import ServerSettings
+from teleinforeader.sinks.server.sink import ServerSink
+
+
+def create_server_sink(settings: ServerSettings) -> ServerSink | None:
+    """The server sink for `settings`, or None when `[server] enabled = false`.
+
+    Raises ValueError for a malformed `allow` entry; binding the port happens in `start()`
+    (and raises OSError there, e.g. when the port is taken).
+    """
+    if not settings.enabled:
+        return None
+    return ServerSink(settings)
+
+
+__all__ = ["ServerSink", "create_server_sink"]

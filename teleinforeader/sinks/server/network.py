@@ -1,0 +1,84 @@
+"""The socket plumbing of the server: the listening socket, per-client options, the allow list.
+
+Kept apart from the event loop so each piece can be checked on its own: which family a host
+name means, whether "::" also takes IPv4, whether an IPv4 client seen through an IPv6 socket
+(`::ffff:192.0.2.1`) matches an IPv4 network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Union
+
+LISTEN_BACKLOG = 64
+# A silent peer (unplugged laptop, sleeping phone) is noticed after about two minutes.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 6
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket; "::" also accepts IPv4 where the system allows it."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    dual_stack = family == socket.AF_INET6 and socket.has_dualstack_ipv6()
+    listener = socket.create_server(
+        address,
+        family=family,
+        backlog=LISTEN_BACKLOG,
+        reuse_port=False,
+        dualstack_ipv6=dual_stack and ipaddress.ip_address(address[0]).is_unspecified,
+    )
+    listener.setblocking(False)
+    return listener
+
+
+def format_peer(address: tuple) -> str:
+    """ "192.0.2.1:50007" or "[2001:db8::1]:50007", for logs and the tail command alike."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def configure_client(sock: socket.socket) -> None:
+    """Non-blocking, no Nagle delay (each send is a whole line), keepalive probes."""
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, option):  # Linux has all three; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+class AllowList:
+    """Client networks allowed to connect; empty means everyone."""
+
+    def __init__(self, networks: Iterable[str]) -> None:
+        parsed: list[IPNetwork] = []
+        for text in networks:
+            try:
+                parsed.append(ipaddress.ip_network(text.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(f"server.allow: {text!r} is not a network (CIDR): {exc}") from None
+        self.networks = tuple(parsed)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def permits(self, host: str) -> bool:
+        if not self.networks:
+            return True
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone (%eth0)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)

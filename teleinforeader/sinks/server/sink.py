@@ -1,0 +1,329 @@
+"""The socket server sink: every frame, as one JSON line, to every TCP client.
+
+Plan: `submit` (dispatch thread) appends the frame to a bounded hand-off deque and, unless a
+wake-up is already on its way, writes one byte to a socketpair; that is all it does, so it never
+blocks. One server thread owns every socket through a selector: it accepts (allow list,
+`max_clients`, a polite JSON refusal), encodes each frame once, offers the line to every client
+and reads and forgets whatever clients send. A client whose bounded queue would overflow is
+dropped, so a stuck client costs nothing to the others nor to the pipeline.
+
+The line is encoded in the server thread, and only when someone listens: with no client
+connected (the usual case on a Pi) a frame costs an append, and the latest frame is encoded
+when a client connects, which then gets it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import selectors
+import socket
+import time
+from collections import deque
+
+from teleinforeader.jsonline import error_line, frame_to_json_line
+from teleinforeader.settings import ServerSettings
+from teleinforeader.sinks.base import Sink, SinkStatus, Worker
+from teleinforeader.sinks.server.client import Client
+from teleinforeader.sinks.server.network import (
+    AllowList,
+    configure_client,
+    format_peer,
+    open_listener,
+)
+from teleinforeader.tic import Frame
+
+log = logging.getLogger(__name__)
+
+HANDOFF_LIMIT = 256  # frames; the server thread lagging this far behind loses the oldest ones
+ACCEPTS_PER_WAKE = 64  # a connection storm must not starve the frames
+ACCEPT_PAUSE = 1.0  # seconds without accepting after the process ran out of descriptors
+REFUSAL_LOG_INTERVAL = 60.0  # seconds between two log lines about refused connections
+_LISTENER, _WAKE = object(), object()
+_READ, _READ_WRITE = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
+
+
+class ServerSink(Sink):
+    """The TCP JSON-lines broadcast; `address` is the bound (host, port) once started."""
+
+    name = "server"
+
+    def __init__(self, settings: ServerSettings, handoff_limit: int = HANDOFF_LIMIT) -> None:
+        self.settings = settings
+        self._allow = AllowList(settings.allow)
+        self._handoff: deque[Frame] = deque(maxlen=handoff_limit)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._wake_pending = False
+        self._stopping = False
+        self._close_deadline = 0.0
+        self._selector: selectors.BaseSelector | None = None
+        self._listener: socket.socket | None = None
+        self._accept_paused_until: float | None = None
+        self._clients: dict[int, Client] = {}
+        self._latest: Frame | None = None
+        self._latest_line: bytes | None = None
+        self._refusals_unlogged = 0
+        self._refusal_logged_at = -REFUSAL_LOG_INTERVAL
+        self._worker: Worker | None = None
+        self.address: tuple[str, int] | None = None
+        self._counters = dict.fromkeys(
+            (
+                "frames",
+                "connects",
+                "refused",
+                "dropped_slow",
+                "disconnects",
+                "frames_sent",
+                "bytes_sent",
+                "bytes_received",
+                "handoff_dropped",
+            ),
+            0,
+        )
+
+    # -- the pipeline's side -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._listener = open_listener(self.settings.host, self.settings.port)
+        self.address = self._listener.getsockname()[:2]
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, _READ, _LISTENER)
+        self._selector.register(self._wake_reader, _READ, _WAKE)
+        self._worker = Worker("server", self._serve)
+        self._worker.start()
+        log.info("serving JSON lines on %s", format_peer(self.address))
+
+    def submit(self, frame: Frame) -> None:
+        if self._stopping:
+            return
+        handoff = self._handoff
+        if len(handoff) == handoff.maxlen:
+            self._counters["handoff_dropped"] += 1
+        handoff.append(frame)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake()
+
+    def close(self, timeout: float) -> None:
+        self._close_deadline = time.monotonic() + timeout
+        self._stopping = True
+        worker = self._worker
+        if worker is None:
+            self._wake_reader.close()
+            self._wake_writer.close()
+            return
+        self._wake()
+        worker.join(timeout + 1.0)
+        if worker.is_alive():
+            log.error("server thread did not stop within %.1f s", timeout + 1.0)
+
+    def status(self) -> SinkStatus:
+        counters = dict(self._counters)
+        counters["clients"] = len(self._clients)
+        worker = self._worker
+        return SinkStatus(
+            alive=worker is None or worker.healthy,
+            backlog=len(self._handoff),
+            progress=counters["frames"],
+            counters=counters,
+        )
+
+    def _wake(self) -> None:
+        # OSError: full (a wake-up is pending anyway) or closed (the server is gone)
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+
+    # -- the server thread ---------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        assert self._selector is not None
+        try:
+            while True:
+                for key, events in self._selector.select(self._select_timeout()):
+                    if key.data is _WAKE:
+                        self._drain_wake()
+                    elif key.data is _LISTENER:
+                        self._accept()
+                    else:
+                        self._service(key.data, events)
+                self._resume_accepting()
+                self._broadcast()
+                if self._stopping:
+                    self._stop_listening()
+                    if not self._flushing():
+                        break
+        finally:
+            self._hang_up_all()
+
+    def _select_timeout(self) -> float | None:
+        if self._stopping:
+            return max(0.0, self._close_deadline - time.monotonic())
+        if self._accept_paused_until is not None:
+            return max(0.0, self._accept_paused_until - time.monotonic())
+        return None
+
+    def _flushing(self) -> bool:
+        """Closing: is there still output worth waiting for?"""
+        if time.monotonic() >= self._close_deadline:
+            return False
+        return any(client.pending for client in self._clients.values())
+
+    def _drain_wake(self) -> None:
+        self._wake_pending = False  # before the hand-off is read: a later submit wakes us again
+        try:
+            while self._wake_reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _broadcast(self) -> None:
+        handoff = self._handoff
+        counters = self._counters
+        while handoff:
+            self._latest = handoff.popleft()
+            self._latest_line = None
+            counters["frames"] += 1
+            if self._clients:
+                line = self._latest_json_line()
+                for client in list(self._clients.values()):
+                    self._deliver(client, line)
+
+    def _latest_json_line(self) -> bytes:
+        if self._latest_line is None:
+            assert self._latest is not None
+            self._latest_line = frame_to_json_line(self._latest)
+        return self._latest_line
+
+    def _deliver(self, client: Client, line: bytes) -> None:
+        try:
+            sent = client.offer(line)
+        except OSError as exc:
+            self._disconnect(client, f"connection lost ({exc.strerror or exc})")
+            return
+        if sent < 0:
+            self._counters["dropped_slow"] += 1
+            log.warning(
+                "client %s stopped reading (%d bytes waiting): disconnected",
+                client.address,
+                client.pending,
+            )
+            self._disconnect(client, None)
+            return
+        self._counters["frames_sent"] += 1
+        self._counters["bytes_sent"] += sent
+        if client.pending and not client.writing:
+            client.writing = True
+            self._selector.modify(client.sock, _READ_WRITE, client)  # type: ignore[union-attr]
+
+    def _service(self, client: Client, events: int) -> None:
+        if client.sock.fileno() < 0:  # dropped earlier in this round
+            return
+        try:
+            if events & selectors.EVENT_READ:
+                received = client.bytes_received
+                open_ = client.discard_input()
+                self._counters["bytes_received"] += client.bytes_received - received
+                if not open_:
+                    self._disconnect(client, "disconnected")
+                    return
+            if events & selectors.EVENT_WRITE:
+                self._counters["bytes_sent"] += client.flush()
+                if not client.pending:
+                    client.writing = False
+                    self._selector.modify(client.sock, _READ, client)  # type: ignore[union-attr]
+        except OSError as exc:
+            self._disconnect(client, f"connection lost ({exc.strerror or exc})")
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                sock, peer = self._listener.accept()
+            except BlockingIOError:
+                return
+            except ConnectionAbortedError:  # gone before we got to it
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    raise
+                log.error("cannot accept a client (%s): pausing for %.0f s", exc, ACCEPT_PAUSE)
+                self._selector.unregister(self._listener)  # type: ignore[union-attr]
+                self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE
+                return
+            self._counters["connects"] += 1
+            address = format_peer(peer)
+            if not self._allow.permits(peer[0]):
+                self._refuse(sock, address, error_line("address not allowed"))
+            elif len(self._clients) >= self.settings.max_clients:
+                self._refuse(
+                    sock,
+                    address,
+                    error_line("too many clients", max_clients=self.settings.max_clients),
+                )
+            else:
+                self._welcome(sock, address)
+
+    def _welcome(self, sock: socket.socket, address: str) -> None:
+        configure_client(sock)
+        client = Client(sock, address, self.settings.client_buffer)
+        self._clients[sock.fileno()] = client
+        self._selector.register(sock, _READ, client)  # type: ignore[union-attr]
+        log.info("client %s connected (%d connected)", address, len(self._clients))
+        if self._latest is not None:
+            self._deliver(client, self._latest_json_line())
+
+    def _refuse(self, sock: socket.socket, address: str, line: bytes) -> None:
+        """Say why in one JSON line, then hang up; log at most once a minute (floods)."""
+        self._counters["refused"] += 1
+        sock.setblocking(False)
+        try:
+            sock.send(line)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        sock.close()
+        self._refusals_unlogged += 1
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_INTERVAL:
+            log.warning(
+                "refused client %s: %s (%d refused since the last such line)",
+                address,
+                line.decode().strip(),
+                self._refusals_unlogged,
+            )
+            self._refusal_logged_at = now
+            self._refusals_unlogged = 0
+
+    def _resume_accepting(self) -> None:
+        paused_until = self._accept_paused_until
+        if paused_until is not None and time.monotonic() >= paused_until and not self._stopping:
+            self._accept_paused_until = None
+            self._selector.register(self._listener, _READ, _LISTENER)  # type: ignore[union-attr,arg-type]
+
+    def _stop_listening(self) -> None:
+        if self._listener is None:
+            return
+        if self._accept_paused_until is None:
+            self._selector.unregister(self._listener)  # type: ignore[union-attr]
+        self._listener.close()
+        self._listener = None
+
+    def _disconnect(self, client: Client, reason: str | None) -> None:
+        self._clients.pop(client.sock.fileno(), None)
+        self._selector.unregister(client.sock)  # type: ignore[union-attr]
+        client.close()
+        self._counters["disconnects"] += 1
+        if reason is not None:
+            log.info("client %s %s", client.address, reason)
+
+    def _hang_up_all(self) -> None:
+        for client in list(self._clients.values()):
+            self._disconnect(client, None)
+        self._stop_listening()
+        if self._selector is not None:
+            self._selector.close()
+        self._wake_reader.close()
+        self._wake_writer.close()

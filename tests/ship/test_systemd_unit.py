@@ -1,0 +1,146 @@
+"""The systemd unit: scored by systemd itself, verified, and true to the daemon it starts."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from teleinforeader import settings
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+UNIT_FILE = REPOSITORY / "config" / "teleinforeader.service"
+SYSUSERS_FILE = REPOSITORY / "config" / "teleinforeader.sysusers"
+VENV_BIN = Path(sys.executable).parent
+
+MAX_EXPOSURE = 1.5
+SERIAL_DEVICE_GROUPS = {"char-ttyAMA", "char-ttyS", "char-ttyUSB", "char-ttyACM"}
+
+
+def exec_start(unit: dict[str, list[str]]) -> list[str]:
+    (command,) = unit["Service.ExecStart"]
+    return shlex.split(command)
+
+
+def test_security_exposure_is_at_most_1_5(system_tool):
+    result = subprocess.run(
+        [
+            system_tool("systemd-analyze"),
+            "security",
+            "--offline=true",
+            "--no-pager",
+            str(UNIT_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    # systemd rounds the exposure up to one decimal, so the printed figure is an upper bound.
+    assert float(found.group(1)) <= MAX_EXPOSURE, result.stdout
+
+
+def install_root(tmp_path: Path, unit: dict[str, list[str]]) -> Path:
+    """A file system root laid out as README.md installs: the unit, systemd's own units, and the
+    console script at the path ExecStart names (verify checks that it is executable)."""
+    root = tmp_path / "root"
+    (root / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT_FILE, root / "etc/systemd/system")
+    for system_units in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")):
+        if system_units.is_dir():
+            shutil.copytree(system_units, root / "usr/lib/systemd/system", symlinks=True)
+            break
+    executable = root / exec_start(unit)[0].lstrip("/")
+    executable.parent.mkdir(parents=True)
+    shutil.copy(VENV_BIN / "teleinforeader", executable)
+    return root
+
+
+def run_verify(systemd_analyze: str, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            systemd_analyze,
+            "verify",
+            f"--root={root}",
+            "--man=no",
+            str(root / "etc/systemd/system" / UNIT_FILE.name),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_verify_is_clean(tmp_path, unit, system_tool):
+    result = run_verify(system_tool("systemd-analyze"), install_root(tmp_path, unit))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout + result.stderr == ""
+
+
+def test_verify_catches_a_broken_copy(tmp_path, unit, system_tool):
+    """The verify run above can fail: an unknown key and a missing executable are reported."""
+    root = install_root(tmp_path, unit)
+    installed = root / "etc/systemd/system" / UNIT_FILE.name
+    installed.write_text(installed.read_text() + "ProtectEverything=yes\n")
+    (root / exec_start(unit)[0].lstrip("/")).unlink()
+    result = run_verify(system_tool("systemd-analyze"), root)
+    assert "ProtectEverything" in result.stderr
+    assert "is not executable" in result.stderr
+
+
+def test_runs_the_installed_daemon_with_the_default_config(unit):
+    command = exec_start(unit)
+    assert command[0] == "/opt/teleinforeader/venv/bin/teleinforeader"
+    assert command[1:] == ["run", "--config", str(settings.DEFAULT_CONFIG_PATH)]
+    assert unit["Service.ConfigurationDirectory"] == [settings.DEFAULT_CONFIG_PATH.parent.name]
+    assert unit["Service.StateDirectory"] == [settings.DEFAULT_STATE_DIRECTORY.name]
+
+
+def test_notify_watchdog_and_no_restart_on_a_configuration_error(unit):
+    assert unit["Service.Type"] == ["notify"]
+    assert float(unit["Service.WatchdogSec"][0]) > 0
+    assert unit["Service.RestartPreventExitStatus"] == ["78"]
+    assert unit["Service.Restart"] == ["on-failure"]
+
+
+def test_reaches_the_serial_port_through_dialout_not_a_world_writable_device(unit):
+    assert unit["Service.User"] == ["teleinforeader"]
+    assert unit["Service.SupplementaryGroups"] == ["dialout"]
+    assert unit["Service.DevicePolicy"] == ["closed"]
+    allowed = {entry.split()[0] for entry in unit["Service.DeviceAllow"]}
+    assert allowed == SERIAL_DEVICE_GROUPS
+    assert all(entry.split()[1] == "rw" for entry in unit["Service.DeviceAllow"])
+    # PrivateDevices= would hide the serial port from the daemon.
+    assert "Service.PrivateDevices" not in unit
+
+
+def test_reaches_the_database_and_the_clients(unit):
+    families = set(unit["Service.RestrictAddressFamilies"][0].split())
+    assert families == {"AF_UNIX", "AF_INET", "AF_INET6"}
+    assert "Service.PrivateNetwork" not in unit
+    assert "Service.IPAddressDeny" not in unit
+
+
+def test_sysusers_creates_the_user_in_dialout(tmp_path, system_tool):
+    root = tmp_path / "root"
+    (root / "etc/sysusers.d").mkdir(parents=True)
+    shutil.copy(SYSUSERS_FILE, root / "etc/sysusers.d/teleinforeader.conf")
+    result = subprocess.run(
+        [system_tool("systemd-sysusers"), f"--root={root}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    users = {line.split(":")[0]: line.split(":") for line in (root / "etc/passwd").open()}
+    assert users["teleinforeader"][5] == str(settings.DEFAULT_STATE_DIRECTORY)
+    assert users["teleinforeader"][6].strip().endswith("nologin")
+    groups = {line.split(":")[0]: line.strip().split(":") for line in (root / "etc/group").open()}
+    assert "teleinforeader" in groups["dialout"][3].split(",")

@@ -11,6 +11,11 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from teleinforeader.settings import Settings
 
 # name -> (module, one-line help). "run" is the default when no command is named.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -36,14 +41,57 @@ class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         from importlib.metadata import version
 
-        parser.exit(message=f"teleinforeader {version('teleinforeader')}\n")
+        sys.stdout.write(f"teleinforeader {version('teleinforeader')}\n")
+        parser.exit()
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
-    """`teleinforeader --config F` means `teleinforeader run --config F`."""
-    if not argv or argv[0] in COMMANDS or argv[0] in {"-h", "--help", "--version"}:
-        return argv if argv else [DEFAULT_COMMAND]
-    return [DEFAULT_COMMAND, *argv]
+    """`teleinforeader --config F` means `teleinforeader run --config F`; a word that names no
+    command is left for argparse to refuse (rather than passed to `run` as a stray argument)."""
+    if not argv:
+        return [DEFAULT_COMMAND]
+    if argv[0].startswith("-") and argv[0] not in {"-h", "--help", "--version"}:
+        return [DEFAULT_COMMAND, *argv]
+    return argv
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config and --log-level, for every command that reads the configuration."""
+    from teleinforeader.logs import LOG_LEVELS
+    from teleinforeader.settings import DEFAULT_CONFIG_PATH
+
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help=f"the configuration file (default: {DEFAULT_CONFIG_PATH}, or the built-in "
+        "defaults when it does not exist)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=tuple(LOG_LEVELS),
+        metavar="LEVEL",
+        help=f"override [daemon] log_level: {', '.join(LOG_LEVELS)}",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings `add_config_arguments` asked for; on a mistake, its one-line message on
+    stderr and exit status 78 (EX_CONFIG), so systemd does not restart a broken daemon."""
+    import dataclasses
+
+    from teleinforeader.config import EX_CONFIG, ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        sys.stderr.write(f"{error}\n")
+        raise SystemExit(EX_CONFIG) from None
+    if args.log_level:
+        daemon = dataclasses.replace(settings.daemon, log_level=args.log_level)
+        settings = dataclasses.replace(settings, daemon=daemon)
+    return settings
 
 
 def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:

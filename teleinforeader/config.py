@@ -1,0 +1,455 @@
+"""The configuration file: TOML in, `Settings` out, every mistake one line that names the file,
+the key, what was expected and what was found.
+
+The loader walks the dataclasses of `teleinforeader.settings`, so a key added there is read and
+type-checked with no change here. `RULES` narrows the keys whose values have more shape than
+their type (ranges, enumerations, networks); every other number must be at least 0. Checks that
+involve several keys or the file system run once a section is built (`SECTION_CHECKS`).
+
+Mistakes are refused, never guessed around: an unknown key or section is an error (with the
+closest known name), because a silently ignored typo is a setting the owner believes in and
+the daemon does not apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import sys
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from teleinforeader.logs import LOG_LEVELS
+from teleinforeader.settings import (
+    DEFAULT_CONFIG_PATH,
+    PASSWORD_ENVIRONMENT_VARIABLE,
+    MariaDBSettings,
+    Settings,
+    SourceSettings,
+)
+from teleinforeader.sources import SOURCE_TYPES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9 and 3.10 only
+    import tomli as tomllib
+
+EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus= keeps a broken file from looping
+MASK = "********"
+NO_FILE = "built-in defaults"  # names the source of the settings when no file was read
+
+# Simulator profiles, for when the simulator module is not installed alongside.
+_FALLBACK_PROFILES = (
+    "historic-base",
+    "historic-hchp",
+    "historic-tempo",
+    "standard-mono",
+    "standard-tri",
+    "standard-producer",
+)
+
+
+class ConfigError(Exception):
+    """A mistake in the configuration; str() is the whole one-line message."""
+
+
+class _RefusedError(ValueError):
+    """A value a rule does not accept; its text, when any, says why in a few words."""
+
+
+class Rule(Protocol):
+    """What one key accepts: `expected` completes "expected ...", `parse` returns the value to
+    keep or raises _RefusedError."""
+
+    @property
+    def expected(self) -> str: ...
+
+    def parse(self, value: Any) -> Any: ...
+
+
+# --- rules: what one key accepts ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Boolean:
+    expected = "true or false"
+
+    def parse(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise _RefusedError
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Number:
+    """An integer (`kind` int) or a number (`kind` float, which takes integers too) in a range."""
+
+    kind: type = float
+    low: int = 0
+    high: int | None = None
+    low_excluded: bool = False
+
+    @property
+    def expected(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        if self.high is not None:
+            return f"{noun} from {self.low} to {self.high}"
+        if self.low_excluded:
+            return f"{noun} greater than {self.low}"
+        return f"{noun} of at least {self.low}"
+
+    def parse(self, value: Any) -> int | float:
+        accepted = (int, float) if self.kind is float else (int,)
+        if isinstance(value, bool) or not isinstance(value, accepted) or not math.isfinite(value):
+            raise _RefusedError
+        too_low = value <= self.low if self.low_excluded else value < self.low
+        if too_low or (self.high is not None and value > self.high):
+            raise _RefusedError
+        return self.kind(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """A string; with `choices` (names, or a function returning them) one of those names."""
+
+    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+
+    def names(self) -> Sequence[str]:
+        return self.choices() if callable(self.choices) else (self.choices or ())
+
+    @property
+    def expected(self) -> str:
+        if self.choices is None:
+            return "a string"
+        return "one of " + ", ".join(toml_value(name) for name in self.names())
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _RefusedError
+        names = self.names()
+        if self.choices is not None and value not in names:
+            raise _RefusedError(_did_you_mean(value, names, toml_value))
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    expected = 'a network in CIDR notation, such as "192.168.1.0/24"'
+
+    def parse(self, value: Any) -> str:
+        import ipaddress
+
+        if not isinstance(value, str):
+            raise _RefusedError
+        try:
+            ipaddress.ip_network(value)
+        except ValueError as error:
+            raise _RefusedError(str(error)) from None
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Array:
+    """A TOML array, each item checked by `item` (errors name the item as `key[index]`)."""
+
+    item: Rule = dataclasses.field(default_factory=Text)
+
+    @property
+    def expected(self) -> str:
+        return f"an array whose items are each {self.item.expected}"
+
+    def parse(self, value: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise _RefusedError
+        return tuple(value)
+
+
+def _simulator_profiles() -> Sequence[str]:
+    """The simulator's own list when it is there: one list, no copy to fall out of step."""
+    try:
+        from teleinforeader.sources.simulator import PROFILES  # type: ignore[attr-defined]
+    except ImportError:
+        return _FALLBACK_PROFILES
+    return tuple(PROFILES)
+
+
+# Keys (section.key) that accept less than their type allows.
+RULES: dict[str, Rule] = {
+    "source.type": Text(SOURCE_TYPES),
+    "source.mode": Text(("auto", "historic", "standard")),
+    "source.silence_timeout": Number(float, 0, low_excluded=True),
+    "source.profile": Text(_simulator_profiles),
+    "database.backend": Text(("sqlite", "mariadb", "none")),
+    "database.flush_interval": Number(float, 0, low_excluded=True),
+    "database.batch_size": Number(int, 1),
+    "database.memory_backlog": Number(int, 1),
+    "database.mariadb.port": Number(int, 1, 65535),
+    "database.mariadb.connect_timeout": Number(float, 0, low_excluded=True),
+    "server.port": Number(int, 1, 65535),
+    "server.max_clients": Number(int, 1),
+    "server.allow": Array(Network()),
+    "server.client_buffer": Number(int, 1),
+    "daemon.log_level": Text(tuple(LOG_LEVELS)),
+}
+
+_RULES_BY_TYPE: dict[Any, Rule] = {
+    bool: Boolean(),
+    int: Number(int),
+    float: Number(float),
+    str: Text(),
+    tuple[str, ...]: Array(),
+}
+
+
+def rule_for(dotted: str, annotation: Any) -> Rule:
+    """The rule of key `dotted` ("server.port") declared with type `annotation`."""
+    return RULES.get(dotted) or _RULES_BY_TYPE[annotation]
+
+
+# --- values as TOML text (error messages and check-config) ---------------------------------
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: always one line, whatever `text` holds."""
+    return '"' + "".join(_ESCAPES.get(c) or _escape_control(c) for c in text) + '"'
+
+
+def _escape_control(char: str) -> str:
+    return f"\\u{ord(char):04x}" if ord(char) < 0x20 or ord(char) == 0x7F else char
+
+
+def toml_value(value: Any) -> str:
+    """`value` written as TOML, on one line (tables, which never need writing out, as a word)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "a table"
+    return value.isoformat()  # TOML dates and times
+
+
+def _did_you_mean(name: str, known: Sequence[str], show: Callable[[str], str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {show(close[0])}?" if close else ""
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _join(section: str, name: str) -> str:
+    return f"{section}.{name}" if section else name
+
+
+def _location(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key
+
+
+def _refused(source: str, where: str, expected: str, value: Any, reason: str = "") -> ConfigError:
+    detail = f" ({reason})" if reason else ""
+    return ConfigError(f"{source}: {where}: expected {expected}, found {toml_value(value)}{detail}")
+
+
+def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> ConfigError:
+    hints = typing.get_type_hints(cls)
+    tables = [key for key, annotation in hints.items() if dataclasses.is_dataclass(annotation)]
+    if isinstance(value, dict):
+        hint = _did_you_mean(name, tables, lambda t: f"[{_join(section, t)}]")
+        known = ", ".join(f"[{_join(section, t)}]" for t in tables) or "none here"
+        where, what = f"[{_join(section, name)}]", "unknown section"
+    elif not section:  # a key above every section header
+        owners = [t for t in tables if name in typing.get_type_hints(hints[t])]
+        hint = f"did you mean [{owners[0]}] {name}?" if owners else ""
+        known = ", ".join(f"[{t}]" for t in tables)
+        where, what = name, "key outside any section"
+    else:
+        keys = list(hints)
+        hint = _did_you_mean(name, keys, str)
+        known = ", ".join(keys)
+        where, what = _location(section, name), "unknown key"
+    return ConfigError(f"{source}: {where}: {what}; " + (hint or f"expected one of {known}"))
+
+
+def _build(cls: type, table: Mapping[str, Any], section: str, source: str) -> Any:
+    """An instance of dataclass `cls` from the TOML `table` of `section` ("" for the file)."""
+    hints = typing.get_type_hints(cls)
+    for name, value in table.items():
+        if name not in hints:
+            raise _unknown(source, cls, section, name, value)
+    values: dict[str, Any] = {}
+    for name in hints:
+        annotation, dotted = hints[name], _join(section, name)
+        if dataclasses.is_dataclass(annotation):
+            subtable = table.get(name, {})
+            if not isinstance(subtable, dict):
+                where = _location(section, name)
+                raise _refused(source, where, f"a section [{dotted}]", subtable)
+            values[name] = _build(annotation, subtable, dotted, source)
+        elif name in table:
+            values[name] = _parse(rule_for(dotted, annotation), table[name], section, name, source)
+    built = cls(**values)
+    check = SECTION_CHECKS.get(section)
+    return check(built, source) if check else built
+
+
+def _parse(rule: Rule, value: Any, section: str, key: str, source: str) -> Any:
+    try:
+        parsed = rule.parse(value)
+    except _RefusedError as refusal:
+        raise _refused(
+            source, _location(section, key), rule.expected, value, str(refusal)
+        ) from None
+    if isinstance(rule, Array):
+        for index, item in enumerate(parsed):
+            _parse(rule.item, item, section, f"{key}[{index}]", source)
+    return parsed
+
+
+# --- checks spanning several keys, or the file system ---------------------------------------
+
+
+def _unreadable(path: str) -> str:
+    """Why the file at `path` cannot be read ("" when it can)."""
+    try:
+        with open(path, "rb"):
+            return ""
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+def _check_source(source_settings: SourceSettings, source: str) -> SourceSettings:
+    if source_settings.type == "replay":
+        expected = 'a readable capture file when type = "replay"'
+        path = source_settings.file
+        reason = _unreadable(path) if path else ""
+        if not path or reason:
+            raise _refused(source, "[source] file", expected, path, reason)
+    return source_settings
+
+
+def _check_mariadb(mariadb: MariaDBSettings, source: str) -> MariaDBSettings:
+    """TLS files present; the password resolved: environment, then password_file, then password."""
+    where = "[database.mariadb]"
+    if mariadb.password and mariadb.password_file:
+        raise ConfigError(
+            f"{source}: {where} password_file: expected either password or password_file, "
+            "found both"
+        )
+    if mariadb.tls:
+        if bool(mariadb.tls_cert) != bool(mariadb.tls_key):
+            missing = "tls_key" if mariadb.tls_cert else "tls_cert"
+            raise _refused(source, f"{where} {missing}", "tls_cert and tls_key together", "")
+        for key in ("tls_ca", "tls_cert", "tls_key"):
+            path = getattr(mariadb, key)
+            reason = _unreadable(path) if path else ""
+            if reason:
+                raise _refused(source, f"{where} {key}", "a readable file", path, reason)
+    password = os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE, "")
+    if not password and mariadb.password_file:
+        password = _read_password(mariadb.password_file, f"{source}: {where} password_file")
+    return dataclasses.replace(mariadb, password=password) if password else mariadb
+
+
+def _read_password(path: str, where: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as error:
+        reason = error.strerror or str(error)
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    raise ConfigError(f"{where}: expected a readable file, found {toml_value(path)} ({reason})")
+
+
+SECTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "source": _check_source,
+    "database.mariadb": _check_mariadb,
+}
+
+
+# --- the file ----------------------------------------------------------------------------------
+
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<position>[^()]*)\)$", re.DOTALL)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(f"{source}: cannot read the configuration file: {reason}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start]
+        raise ConfigError(
+            f"{source}: line {line}: expected UTF-8 text, found the byte 0x{byte:02x}"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_POSITION.match(str(error))
+        message, position = match.group("message", "position") if match else (str(error), "")
+        where = f"{position}: " if position else ""
+        raise ConfigError(f"{source}: {where}invalid TOML: {message}") from None
+
+
+def config_path(path: Path | None, default: Path = DEFAULT_CONFIG_PATH) -> Path | None:
+    """The file to read: `path` when given (it must exist), else `default` when it exists,
+    else None: a daemon started bare on a Pi with a PiTInfo needs no file at all."""
+    if path is not None:
+        return path
+    return default if default.exists() else None
+
+
+def load_settings(path: Path | None, *, default_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
+    """The settings from the file `path` (or the default file, or the defaults: `config_path`);
+    raises ConfigError, whose str() is the one line to show."""
+    chosen = config_path(path, default_path)
+    table = _read_toml(chosen) if chosen is not None else {}
+    return _build(Settings, table, "", str(chosen) if chosen is not None else NO_FILE)
+
+
+def render_settings(settings: Settings) -> str:
+    """`settings` as a TOML file that loads back to them, secrets (fields declared with
+    repr=False) shown as MASK."""
+    lines: list[str] = []
+    _render_section(settings, "", lines)
+    return "\n".join(lines) + "\n"
+
+
+def _render_section(section_settings: Any, section: str, lines: list[str]) -> None:
+    tables = []
+    if section:
+        lines.extend(([""] if lines else []) + [f"[{section}]"])
+    for field in dataclasses.fields(section_settings):
+        value = getattr(section_settings, field.name)
+        if dataclasses.is_dataclass(value):
+            tables.append((value, _join(section, field.name)))
+        else:
+            shown = MASK if value and not field.repr else value
+            lines.append(f"{field.name} = {toml_value(shown)}")
+    for table, name in tables:
+        _render_section(table, name, lines)

@@ -31,7 +31,7 @@ MAX_FRAME = 4096  # the longest real frame (three-phase producer, standard) is a
 _MEMO_SIZE = 4096
 
 _STX, _ETX, _EOT = 0x02, 0x03, 0x04
-_LF, _CR = 0x0A, 0x0D
+_HT, _LF, _CR = 0x09, 0x0A, 0x0D
 _FRAMING_RE = re.compile(rb"[\x02\x03\x04]")
 _MASK_7BIT = bytes(range(128)) * 2
 
@@ -166,15 +166,14 @@ class Decoder:
         pieces = body.split(b"\n")
         if pieces[0].strip(b"\r"):  # bytes between STX and the first LF
             rejected.append(Rejection(MALFORMED, None, pieces[0]))
+        raw_groups: list[bytes] = []
         for piece in pieces[1:]:
-            # Resynchronise on CR as well as on LF: a group ends at its first CR, and what
-            # follows it up to the next LF is a group whose LF was lost (noise turned it into VT).
             cr = piece.find(b"\r")
-            if cr < 0:
-                if piece:  # a group whose CR was lost (noise turned it into FF)
-                    rejected.append(Rejection(MALFORMED, None, piece))
-                continue
-            group = piece[:cr]
+            if cr >= 0 and cr == len(piece) - 1:
+                raw_groups.append(piece[:cr])
+            elif piece:
+                raw_groups += _split_noisy(piece, rejected)
+        for group in raw_groups:
             result = memo.get(group)
             if result is None:
                 result = parse_group(group, mode)
@@ -192,8 +191,6 @@ class Decoder:
                     horodates[label] = horodate
                 if not known:
                     unknown.append(label)
-            if cr != len(piece) - 1:
-                rejected.append(Rejection(MALFORMED, None, piece[cr + 1 :]))
         stats.groups += len(groups)
         if rejected:
             for rejection in rejected:
@@ -210,6 +207,30 @@ class Decoder:
             tuple(rejected),
             frozenset(unknown) if unknown else frozenset(),
         )
+
+
+def _split_noisy(piece: bytes, rejected: list[Rejection]) -> list[bytes]:
+    """The groups of a piece (LF to LF) that does not end with its only CR.
+
+    Resynchronise on CR as well as on LF: a group ends at its first CR. After it, a segment that
+    starts with a control byte is a group whose LF was corrupted (LF -> VT/SO/SI by a bit flip):
+    its checksum and format checks decide, as for any group. Anything else (no CR at all: the CR
+    was corrupted; or a segment with no recognisable start) is refused as malformed.
+    """
+    segments = piece.split(b"\r")
+    last = segments.pop()
+    if not segments:  # no CR: the group ran into the next LF
+        rejected.append(Rejection(MALFORMED, None, piece))
+        return []
+    groups = [segments[0]]
+    for segment in segments[1:]:
+        if len(segment) > 1 and segment[0] < 0x20 and segment[0] != _HT:
+            groups.append(segment[1:])
+        else:
+            rejected.append(Rejection(MALFORMED, None, segment))
+    if last:
+        rejected.append(Rejection(MALFORMED, None, last))
+    return groups
 
 
 def decode(data: bytes, mode: str = AUTO, received_at: datetime | None = None) -> list[Frame]:

@@ -1,0 +1,88 @@
+"""The GitHub workflows: linted by actionlint, and doing what README.md's release checklist says."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPOSITORY / ".github" / "workflows"
+
+
+def actionlint() -> str:
+    # The dev extra installs it where its wheels exist (x86_64 and aarch64 Linux).
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "actionlint"
+    )
+    if found is None:
+        pytest.skip(
+            "actionlint has no wheel for this platform, so the dev extra did not install it"
+        )
+    return found
+
+
+def run_actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [actionlint(), "-no-color", *map(str, files)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_actionlint_is_clean():
+    result = run_actionlint(*sorted(WORKFLOWS.glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path):
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        (WORKFLOWS / "test.yml").read_text().replace("runs-on: ubuntu-latest", "runs-onn: x")
+    )
+    result = run_actionlint(broken)
+    assert result.returncode != 0
+    assert "runs-onn" in result.stdout
+
+
+def test_tests_run_make_test_on_every_supported_python():
+    text = (WORKFLOWS / "test.yml").read_text()
+    versions = re.search(r"python-version: \[(.*)\]", text).group(1)
+    assert [v.strip(' "') for v in versions.split(",")] == ["3.9", "3.10", "3.11", "3.12", "3.13"]
+    assert "run: make test" in text
+    assert re.search(r"^  push:\n  pull_request:\n", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("workflow", "tag", "repository_url"),
+    [
+        ("pre-release.yml", '"v[0-9]+.[0-9]+.[0-9]+_pre-release"', "https://test.pypi.org/legacy/"),
+        ("release.yml", '"v[0-9]+.[0-9]+.[0-9]+"', None),
+    ],
+)
+def test_release_workflows_build_then_publish_by_trusted_publishing(workflow, tag, repository_url):
+    text = (WORKFLOWS / workflow).read_text()
+    assert f"tags:\n      - {tag}\n" in text
+    assert "uses: ./.github/workflows/build.yml" in text
+    assert "id-token: write" in text
+    assert "uses: pypa/gh-action-pypi-publish@release/v1" in text
+    # Trusted publishing needs no secret; a token in the workflow would mean it was not set up.
+    assert "secrets." not in text
+    if repository_url:
+        assert f"repository-url: {repository_url}" in text
+    else:
+        assert "repository-url" not in text
+
+
+def test_build_checks_the_tag_against_the_one_version_then_tests():
+    text = (WORKFLOWS / "build.yml").read_text()
+    assert '"${TAG%_pre-release}" != "v$version"' in text
+    assert text.index("make test") < text.index("python -m build")

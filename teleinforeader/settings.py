@@ -70,6 +70,8 @@ class DatabaseSettings:
     memory_backlog: int = 10_000  # frames held in memory while the database is away, then spool
     reader: str = ""  # this reader's name in a shared database; "" = the host name
     sqlite_path: str = "teleinforeader.sqlite3"  # relative to the state directory
+    reconnect_delay: float = 1.0  # seconds before the first reconnection attempt, then doubled
+    reconnect_max_delay: float = 30.0  # ... up to this
     mariadb: MariaDBSettings = field(default_factory=MariaDBSettings)
 
 

@@ -1,0 +1,65 @@
+"""What the writer and the `db` command need from a database, whichever it is.
+
+A backend opens DB-API connections, knows its dialect, brings the schema up to date, tells a
+row the server refuses (set aside, never retried) from a database that is away (retried), and
+measures itself for `db stats`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from teleinforeader.sinks.database import migrations
+from teleinforeader.sinks.database.migrations import Dialect
+from teleinforeader.sinks.database.schema import TABLES, format_timestamp
+
+
+class TableStats(NamedTuple):
+    table: str
+    rows: int
+    first: object  # timestamp of the oldest row, None when empty
+    last: object
+
+
+class Backend(abc.ABC):
+    dialect: Dialect
+
+    @property
+    @abc.abstractmethod
+    def description(self) -> str:
+        """Where the data goes, for log lines (never a password)."""
+
+    @abc.abstractmethod
+    def connect(self, create: bool = True) -> Any:
+        """A new DB-API connection; `create`: make the database itself when it is missing."""
+
+    @abc.abstractmethod
+    def existing_columns(self, cursor: Any, table: str) -> Iterable[str]: ...
+
+    @abc.abstractmethod
+    def size_bytes(self, cursor: Any) -> int: ...
+
+    @abc.abstractmethod
+    def is_data_error(self, error: BaseException) -> bool:
+        """The server refused these rows (retrying cannot help), rather than went away."""
+
+    def upgrade(self, connection: Any) -> list[str]:
+        return migrations.upgrade(
+            connection, self.dialect, self.existing_columns, format_timestamp(datetime.now())
+        )
+
+    def stats(self, connection: Any) -> tuple[list[TableStats], int]:
+        cursor = connection.cursor()
+        q = self.dialect.quote
+        tables = []
+        for table in TABLES.values():
+            cursor.execute(
+                f"SELECT COUNT(*), MIN({q('timestamp')}), MAX({q('timestamp')}) "
+                f"FROM {q(table.name)}"
+            )
+            rows, first, last = cursor.fetchone()
+            tables.append(TableStats(table.name, int(rows), first, last))
+        return tables, self.size_bytes(cursor)

@@ -1,0 +1,239 @@
+"""The logical schema, derived from the label table, and frame -> row conversion.
+
+Two tables, one per TIC mode. `teleinfoframes` (historic mode) starts with the 11 columns of
+the original hand-made table, same names, order and meaning, so TeleInfoMonitor's
+`SELECT * ... WHERE timestamp BETWEEN ...` keeps mapping them by position; then `reader`, one
+typed column per other historic label, and `extra`. `teleinfoframes_standard` holds
+standard-mode frames the same way (no legacy prefix: their labels mean other things, and
+TeleInfoMonitor would choke on NULLs there). Columns a tariff does not send are NULL.
+
+Rows are plain tuples in column order, and a row travels through the spool as a dict of its
+non-NULL columns, so a spool written before a schema upgrade still replays after it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple, Optional, Union
+
+from teleinforeader.tic import HISTORIC, STANDARD, Frame
+from teleinforeader.tic.labels import HISTORIC_LABELS, STANDARD_LABELS, LabelSpec
+
+HISTORIC_TABLE_NAME = "teleinfoframes"
+STANDARD_TABLE_NAME = "teleinfoframes_standard"
+
+# Logical column types; each backend maps them to its own SQL type.
+TIMESTAMP = "timestamp"
+INTEGER = "integer"
+TEXT = "text"  # a TIC value: bounded, printable ASCII
+JSON_TEXT = "json"  # unbounded
+
+TEXT_LENGTH = 100  # the longest TIC value (PJOURF+1) is 98 characters
+HORODATE_LENGTH = 13  # season letter + YYMMDDhhmmss
+READER_LENGTH = 64
+
+Value = Optional[Union[int, str]]
+
+
+class Column(NamedTuple):
+    name: str
+    type: str
+    length: int = 0  # TEXT only
+    label: str = ""  # the TIC label it stores, "" for the bookkeeping columns
+    horodate: bool = False  # the label's horodate instead of its value
+    description: str = ""
+
+
+class Table(NamedTuple):
+    name: str
+    mode: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique: a re-sent row is ignored
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+# The original table's columns, in its order, with the historic label each one held.
+LEGACY_COLUMNS = (
+    Column("timestamp", TIMESTAMP, description="receive time (local time, microseconds)"),
+    Column("meter_identifier", TEXT, 12, "ADCO", description="meter address (ADCO)"),
+    Column("subscription_type", TEXT, 4, "OPTARIF", description="tariff option (OPTARIF)"),
+    Column("subscription_power_in_a", INTEGER, label="ISOUSC", description="subscribed current"),
+    Column("total_base_index_in_wh", INTEGER, label="BASE", description="BASE option index"),
+    Column("current_pricing_period", TEXT, 4, "PTEC", description="tariff period (PTEC)"),
+    Column("instantaneous_intensity_in_a", INTEGER, label="IINST", description="RMS current"),
+    Column("intensity_max_in_a", INTEGER, label="IMAX", description="maximum current"),
+    Column("power_consumption_in_va", INTEGER, label="PAPP", description="apparent power"),
+    Column("peak_off_peak_schedule", TEXT, 1, "HHPHC", description="schedule group (HHPHC)"),
+    Column("meter_state_code", TEXT, 6, "MOTDETAT", description="status word (MOTDETAT)"),
+)
+READER_COLUMN = Column(
+    "reader", TEXT, READER_LENGTH, description="the reader that stored the row (host name)"
+)
+EXTRA_COLUMN = Column(
+    "extra", JSON_TEXT, description="labels missing from the label table, as a JSON object"
+)
+
+
+def column_name(label: str) -> str:
+    """`SMAXSN-1` -> `smaxsn_minus_1`, `NJOURF+1` -> `njourf_plus_1`: valid everywhere."""
+    return label.lower().replace("-", "_minus_").replace("+", "_plus_")
+
+
+def _label_columns(specs: Mapping[str, LabelSpec], skip: set[str]) -> list[Column]:
+    columns = []
+    for spec in specs.values():
+        if spec.label in skip:
+            continue
+        unit = f" ({spec.typed_unit})" if spec.typed_unit else ""
+        name = column_name(spec.label)
+        if spec.numeric:
+            columns.append(Column(name, INTEGER, 0, spec.label, False, spec.meaning + unit))
+        else:
+            columns.append(Column(name, TEXT, TEXT_LENGTH, spec.label, False, spec.meaning))
+        if spec.horodate:
+            columns.append(
+                Column(
+                    f"{name}_horodate",
+                    TEXT,
+                    HORODATE_LENGTH,
+                    spec.label,
+                    True,
+                    f"horodate of {spec.label} (season letter + YYMMDDhhmmss)",
+                )
+            )
+    return columns
+
+
+def _historic_table() -> Table:
+    legacy_labels = {column.label for column in LEGACY_COLUMNS if column.label}
+    columns = (
+        *LEGACY_COLUMNS,
+        READER_COLUMN,
+        *_label_columns(HISTORIC_LABELS, legacy_labels),
+        EXTRA_COLUMN,
+    )
+    return Table(
+        HISTORIC_TABLE_NAME, HISTORIC, columns, ("timestamp", "reader", "meter_identifier")
+    )
+
+
+def _standard_table() -> Table:
+    adsc = Column("adsc", TEXT, 12, "ADSC", description="meter address (ADSC)")
+    columns = (
+        LEGACY_COLUMNS[0],
+        READER_COLUMN,
+        adsc,
+        *_label_columns(STANDARD_LABELS, {"ADSC"}),
+        EXTRA_COLUMN,
+    )
+    return Table(STANDARD_TABLE_NAME, STANDARD, columns, ("timestamp", "reader", "adsc"))
+
+
+HISTORIC_TABLE = _historic_table()
+STANDARD_TABLE = _standard_table()
+TABLES: dict[str, Table] = {HISTORIC: HISTORIC_TABLE, STANDARD: STANDARD_TABLE}
+TABLES_BY_NAME: dict[str, Table] = {table.name: table for table in TABLES.values()}
+
+
+def reader_name(configured: str) -> str:
+    """This reader's name in a shared database: the configured one, else the host name."""
+    return (configured or socket.gethostname())[:READER_LENGTH]
+
+
+def format_timestamp(moment: datetime | None) -> str:
+    """Local wall-clock time with microseconds, the text both backends compare and store.
+
+    Local time because TeleInfoMonitor asks for '<day> 00:00:00' .. '<day> 23:59:59' of the
+    local day, as the original stored it.
+    """
+    if moment is None:
+        moment = datetime.now()
+    elif moment.tzinfo is not None:
+        moment = moment.astimezone().replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
+# What fills each column of a row (see `RowBuilder._plan`).
+_RECEIVED, _READER, _VALUE, _KEY_VALUE, _HORODATE, _EXTRA = range(6)
+
+
+class RowBuilder:
+    """Turns frames into rows of their mode's table; planned once, used for every frame."""
+
+    def __init__(self, reader: str) -> None:
+        self.reader = reader
+        self._plans = {mode: self._plan(table) for mode, table in TABLES.items()}
+
+    @staticmethod
+    def _plan(table: Table) -> tuple[tuple[int, str, int], ...]:
+        """(what, label, scale or 0 for text) for every column, in column order."""
+        specs = HISTORIC_LABELS if table.mode == HISTORIC else STANDARD_LABELS
+        plan = []
+        for column in table.columns:
+            if column is LEGACY_COLUMNS[0]:
+                plan.append((_RECEIVED, "", 0))
+            elif column is READER_COLUMN:
+                plan.append((_READER, "", 0))
+            elif column is EXTRA_COLUMN:
+                plan.append((_EXTRA, "", 0))
+            elif column.horodate:
+                plan.append((_HORODATE, column.label, 0))
+            else:
+                spec = specs[column.label]
+                what = _KEY_VALUE if column.name in table.key else _VALUE
+                plan.append((what, column.label, spec.scale if spec.numeric else 0))
+        return tuple(plan)
+
+    def row(self, frame: Frame) -> tuple[Table, tuple[Value, ...]]:
+        values: list[Value] = []
+        append = values.append
+        for what, label, scale in self._plans[frame.mode]:
+            if what == _VALUE:
+                raw = frame.get(label)
+                append(raw if raw is None or not scale else int(raw) * scale)
+            elif what == _RECEIVED:
+                append(format_timestamp(frame.received_at))
+            elif what == _READER:
+                append(self.reader)
+            elif what == _KEY_VALUE:
+                append(frame.get(label) or "")  # a key column must not be NULL
+            elif what == _HORODATE:
+                append(frame.raw_horodates.get(label))
+            else:
+                append(_extra(frame))
+        return TABLES[frame.mode], tuple(values)
+
+
+def _extra(frame: Frame) -> str | None:
+    """Unknown labels as JSON: value, or [horodate, value] when the group carried one."""
+    if not frame.unknown:
+        return None
+    horodates = frame.raw_horodates
+    extra: dict[str, object] = {}
+    for label in sorted(frame.unknown):
+        value = frame[label]
+        extra[label] = [horodates[label], value] if label in horodates else value
+    return json.dumps(extra, separators=(",", ":"))
+
+
+def row_to_record(table: Table, values: tuple[Value, ...]) -> dict[str, object]:
+    """A row as a spool record: the table and its non-NULL columns by name."""
+    return {
+        "t": table.name,
+        "v": {name: value for name, value in zip(table.column_names, values) if value is not None},
+    }
+
+
+def record_to_row(record: Mapping[str, object]) -> tuple[Table, tuple[Value, ...]]:
+    """The row a spool record stands for, in the current column order; raises on a bad one."""
+    table = TABLES_BY_NAME[str(record["t"])]
+    named = record["v"]
+    if not isinstance(named, dict):
+        raise ValueError("record values are not an object")
+    return table, tuple(named.get(name) for name in table.column_names)

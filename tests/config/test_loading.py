@@ -231,40 +231,44 @@ def _mariadb_file(directory: Path, keys: str) -> Path:
     return _write(directory, f"[database.mariadb]\n{keys}\n")
 
 
-def test_password_file_has_its_trailing_newline_removed(tmp_path: Path) -> None:
-    secret = tmp_path / "password"
-    secret.write_text(" pass word \n", encoding="utf-8")
-    settings = load_settings(_mariadb_file(tmp_path, f'password_file = "{secret}"'))
-    assert settings.database.mariadb.password == " pass word "
-    assert settings.database.mariadb.password_file == str(secret)
-
-
-def test_environment_wins_over_password_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("environment", "keys", "expected"),
+    [
+        (None, 'password_file = "{secret}"', " pass word "),
+        (None, 'password = "inline"', "inline"),
+        ("from-env", 'password_file = "{secret}"', "from-env"),
+        ("from-env", 'password = "inline"', "from-env"),
+        ("", 'password = "inline"', "inline"),
+    ],
+    ids=[
+        "file, trailing newline removed",
+        "inline",
+        "environment over file",
+        "environment over inline",
+        "empty environment ignored",
+    ],
+)
+def test_password_precedence(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: str | None,
+    keys: str,
+    expected: str,
 ) -> None:
     secret = tmp_path / "password"
-    secret.write_text("from-file\n", encoding="utf-8")
-    monkeypatch.setenv(PASSWORD_ENVIRONMENT_VARIABLE, "from-env")
-    settings = load_settings(_mariadb_file(tmp_path, f'password_file = "{secret}"'))
-    assert settings.database.mariadb.password == "from-env"
+    secret.write_text(" pass word \r\n", encoding="utf-8")
+    if environment is not None:
+        monkeypatch.setenv(PASSWORD_ENVIRONMENT_VARIABLE, environment)
+    settings = load_settings(_mariadb_file(tmp_path, keys.format(secret=secret)))
+    assert settings.database.mariadb.password == expected
 
 
-def test_environment_wins_over_password_and_applies_with_no_file(
+def test_environment_password_applies_with_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PASSWORD_ENVIRONMENT_VARIABLE, "from-env")
-    settings = load_settings(_mariadb_file(tmp_path, 'password = "inline"'))
-    assert settings.database.mariadb.password == "from-env"
     defaults = load_settings(None, default_path=tmp_path / "absent.toml")
     assert defaults.database.mariadb.password == "from-env"
-
-
-def test_empty_environment_variable_is_ignored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(PASSWORD_ENVIRONMENT_VARIABLE, "")
-    settings = load_settings(_mariadb_file(tmp_path, 'password = "inline"'))
-    assert settings.database.mariadb.password == "inline"
 
 
 def test_environment_password_is_masked_by_check_config(

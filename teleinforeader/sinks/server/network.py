@@ -12,16 +12,19 @@ import socket
 from collections.abc import Iterable
 from typing import Union
 
-LISTEN_BACKLOG = 64
+LISTEN_BACKLOG = 128  # at least; a full accept queue makes a connecting client wait a second
 # A silent peer (unplugged laptop, sleeping phone) is noticed after about two minutes.
 KEEPALIVE_IDLE = 60
 KEEPALIVE_INTERVAL = 10
 KEEPALIVE_COUNT = 6
+# The kernel's own queue per client, on top of `client_buffer`: left to autotuning it grows to
+# megabytes for a client that stopped reading, too much for a Pi with many clients.
+SEND_BUFFER = 64 * 1024
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
-def open_listener(host: str, port: int) -> socket.socket:
+def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """A non-blocking listening socket; "::" also accepts IPv4 where the system allows it."""
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, _, _, _, address = infos[0]
@@ -29,7 +32,7 @@ def open_listener(host: str, port: int) -> socket.socket:
     listener = socket.create_server(
         address,
         family=family,
-        backlog=LISTEN_BACKLOG,
+        backlog=max(backlog, LISTEN_BACKLOG),
         reuse_port=False,
         dualstack_ipv6=dual_stack and ipaddress.ip_address(address[0]).is_unspecified,
     )
@@ -44,8 +47,9 @@ def format_peer(address: tuple) -> str:
 
 
 def configure_client(sock: socket.socket) -> None:
-    """Non-blocking, no Nagle delay (each send is a whole line), keepalive probes."""
+    """Non-blocking, no Nagle delay (each send is a whole line), keepalive, a small kernel queue."""
     sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for option, value in (

@@ -87,7 +87,8 @@ class ServerSink(Sink):
     # -- the pipeline's side -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._listener = open_listener(self.settings.host, self.settings.port)
+        settings = self.settings
+        self._listener = open_listener(settings.host, settings.port, settings.max_clients)
         self.address = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, _READ, _LISTENER)
@@ -172,12 +173,14 @@ class ServerSink(Sink):
         return any(client.pending for client in self._clients.values())
 
     def _drain_wake(self) -> None:
-        self._wake_pending = False  # before the hand-off is read: a later submit wakes us again
         try:
             while self._wake_reader.recv(4096):
                 pass
         except BlockingIOError:
             pass
+        # After the read (a byte sent meanwhile must stay to wake us) and before the hand-off
+        # is read (a frame appended before this line is broadcast in this round).
+        self._wake_pending = False
 
     def _broadcast(self) -> None:
         handoff = self._handoff

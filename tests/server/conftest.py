@@ -1,0 +1,45 @@
+"""Fixtures of the socket server tests: servers on 127.0.0.1 and clients, closed at teardown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Callable
+
+import pytest
+
+from teleinforeader.settings import ServerSettings
+from teleinforeader.sinks.server import ServerSink
+from tests.server.server_helpers import LineClient
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerSink]]:
+    """Start a server on 127.0.0.1 and an ephemeral port; every one is closed at teardown."""
+    sinks: list[ServerSink] = []
+
+    def start(**settings: object) -> ServerSink:
+        options: dict[str, object] = {"host": "127.0.0.1", "port": 0}
+        options.update(settings)
+        sink = ServerSink(ServerSettings(**options))  # type: ignore[arg-type]
+        sink.start()
+        sinks.append(sink)
+        return sink
+
+    yield start
+    for sink in sinks:
+        sink.close(1.0)
+        assert sink.status().alive, "the server thread crashed"
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., LineClient]]:
+    clients: list[LineClient] = []
+
+    def open_client(address: tuple[str, int], **socket_options: int) -> LineClient:
+        client = LineClient(address, **socket_options)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()

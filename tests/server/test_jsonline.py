@@ -1,0 +1,157 @@
+"""The JSON line of a frame: the keys TeleInfoMonitor reads, the ones a modern client needs."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from teleinforeader.jsonline import PROTOCOL_VERSION, error_line, frame_to_json_line
+from teleinforeader.tic import decode, encode_frame
+from tests.server.server_helpers import DATA, HISTORIC_BASE, capture_frames, historic_frame
+
+SEED_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+TELEINFOMONITOR_NUMBERS = ("ISOUSC", "BASE", "IINST", "IMAX", "PAPP")
+
+# One single-phase frame per historic tariff option, every value at its full width.
+HISTORIC_SINGLE_PHASE = {
+    "BASE": HISTORIC_BASE,
+    "HC": {
+        "ADCO": "021861348497",
+        "OPTARIF": "HC..",
+        "ISOUSC": "60",
+        "HCHC": "123456789",
+        "HCHP": "987654321",
+        "PTEC": "HP..",
+        "IINST": "059",
+        "ADPS": "061",
+        "IMAX": "090",
+        "PAPP": "13900",
+        "HHPHC": "A",
+        "MOTDETAT": "000000",
+    },
+    "EJP": {
+        "ADCO": "021861348497",
+        "OPTARIF": "EJP.",
+        "ISOUSC": "60",
+        "EJPHN": "123456789",
+        "EJPHPM": "987654321",
+        "PEJP": "30",
+        "PTEC": "PM..",
+        "IINST": "059",
+        "ADPS": "061",
+        "IMAX": "090",
+        "PAPP": "13900",
+        "HHPHC": "A",
+        "MOTDETAT": "000000",
+    },
+    "Tempo": {
+        "ADCO": "021861348497",
+        "OPTARIF": "BBR(",
+        "ISOUSC": "60",
+        "BBRHCJB": "123456789",
+        "BBRHPJB": "123456789",
+        "BBRHCJW": "123456789",
+        "BBRHPJW": "123456789",
+        "BBRHCJR": "123456789",
+        "BBRHPJR": "123456789",
+        "PTEC": "HPJR",
+        "DEMAIN": "ROUG",
+        "IINST": "059",
+        "ADPS": "061",
+        "IMAX": "090",
+        "PAPP": "13900",
+        "HHPHC": "A",
+        "MOTDETAT": "000000",
+    },
+}
+
+
+def test_historic_line_has_teleinfomonitor_keys_and_modern_ones() -> None:
+    received_at = datetime(2026, 1, 15, 8, 30, 5, 120000, tzinfo=timezone.utc)
+    line = frame_to_json_line(historic_frame(8735124, received_at))
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    message = json.loads(line)
+    assert message["frame"] == dict(HISTORIC_BASE, BASE="008735124")
+    assert list(message["frame"]) == list(HISTORIC_BASE)  # the meter's order
+    assert message["version"] == PROTOCOL_VERSION
+    assert message["mode"] == "historic"
+    assert message["meter"] == "021861348497"
+    local = received_at.astimezone()
+    assert message["timestamp"] == local.strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert SEED_TIMESTAMP.match(message["timestamp"])
+    assert datetime.fromisoformat(message["time"]) == received_at
+    assert datetime.fromisoformat(message["time"]).utcoffset() == local.utcoffset()
+    assert "horodates" not in message and "rejected" not in message
+
+
+def test_naive_receive_time_is_local_time() -> None:
+    received_at = datetime(2026, 7, 1, 12, 0, 0)  # microsecond 0: the seed's str() dropped it
+    message = json.loads(frame_to_json_line(historic_frame(1, received_at)))
+    assert message["timestamp"] == "2026-07-01 12:00:00.000000"
+    assert datetime.fromisoformat(message["time"]) == received_at.astimezone()
+
+
+def test_unstamped_frame_gets_the_given_or_current_time() -> None:
+    (frame,) = decode(encode_frame(HISTORIC_BASE, "historic"))
+    assert frame.received_at is None
+    now = datetime(2026, 3, 1, 10, 0, 0, 1, tzinfo=timezone(timedelta(hours=1)))
+    assert json.loads(frame_to_json_line(frame, now))["time"] == now.astimezone().isoformat()
+    before = datetime.now().astimezone()
+    stamped = datetime.fromisoformat(json.loads(frame_to_json_line(frame))["time"])
+    assert before <= stamped <= datetime.now().astimezone()
+
+
+def test_standard_line_carries_horodates() -> None:
+    (frame,) = capture_frames("standard-mono-enedis-TIC2WebSocket.bin")
+    message = json.loads(frame_to_json_line(frame))
+    assert message["mode"] == "standard"
+    assert message["meter"] == frame["ADSC"]
+    assert message["frame"] == dict(frame)
+    assert message["horodates"]["DATE"] == {
+        "raw": "E170915101601",
+        "time": "2017-09-15T10:16:01+02:00",
+    }
+    assert set(message["horodates"]) == set(frame.raw_horodates)
+
+
+def test_rejected_groups_are_counted() -> None:
+    wire = encode_frame(HISTORIC_BASE, "historic").replace(b"PAPP 02380 .", b"PAPP 02380 X")
+    (frame,) = decode(wire)
+    message = json.loads(frame_to_json_line(frame))
+    assert message["rejected"] == 1
+    assert "PAPP" not in message["frame"]
+
+
+@pytest.mark.parametrize("option", sorted(HISTORIC_SINGLE_PHASE))
+def test_historic_single_phase_line_fits_one_teleinfomonitor_read(option: str) -> None:
+    (frame,) = decode(encode_frame(HISTORIC_SINGLE_PHASE[option], "historic"))
+    line = frame_to_json_line(frame, datetime.now())
+    assert len(line) <= 1024
+    message = json.loads(line)
+    numbers = [label for label in TELEINFOMONITOR_NUMBERS if label in HISTORIC_SINGLE_PHASE[option]]
+    assert len(numbers) >= 4
+    for label in numbers:
+        int(message["frame"][label])
+
+
+def test_every_captured_historic_line_fits_one_read() -> None:
+    lengths = {
+        name: [len(frame_to_json_line(frame)) for frame in capture_frames(name)]
+        for name in sorted(path.name for path in DATA.glob("historic-*.bin"))
+    }
+    assert sum(map(len, lengths.values())) >= 10, f"too few historic frames in {DATA}"
+    for name, sizes in lengths.items():
+        assert max(sizes, default=0) <= 1024, name
+
+
+def test_error_line() -> None:
+    line = error_line("too many clients", max_clients=32)
+    assert line.endswith(b"\n")
+    assert json.loads(line) == {
+        "version": PROTOCOL_VERSION,
+        "error": "too many clients",
+        "max_clients": 32,
+    }

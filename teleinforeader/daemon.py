@@ -1,0 +1,343 @@
+"""The daemon: source -> reader thread -> bounded queue -> dispatch thread -> sinks.
+
+Plan:
+- The reader thread runs `source.run(protocol)`; the protocol decodes each chunk (stamped with
+  the time it arrived) and puts the frames on a bounded queue. It never does I/O beyond that.
+- The dispatch thread takes frames off the queue, runs the plausibility guard and hands what it
+  releases to every sink's `submit`, which never blocks: each sink has its own thread and queue,
+  so a slow database or a stalled client delays nothing else.
+- The queue between them should never fill, since dispatching is pure computation. If it does
+  (a sink's `submit` broke its promise), the reader waits up to QUEUE_WAIT for room, which is
+  also what slows a replay at full speed down to the dispatcher's pace, then drops the frame and
+  counts it (`overflow`): a serial line cannot be paused, and the watchdog stops pinging when
+  the dispatcher makes no progress, so systemd restarts a daemon stuck that way.
+- The main thread supervises: it sleeps on an Event (woken by a signal, a thread ending, or the
+  next thing due), reports READY/STATUS/WATCHDOG/STOPPING to systemd and logs a summary line.
+  A thread that dies makes the daemon exit 1 (after flushing what it can), so that the service
+  manager restarts it instead of leaving it half alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from teleinforeader.guard import PlausibilityGuard
+from teleinforeader.notify import Notifier
+from teleinforeader.sinks.base import Sink, Worker
+from teleinforeader.sources.base import Source
+from teleinforeader.tic import AUTO, Decoder, Frame
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000  # frames between reader and dispatcher: a quarter of an hour of a live line
+QUEUE_WAIT = 1.0  # seconds the reader waits for room before it drops a frame
+SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
+STATUS_REFRESH = 5.0  # seconds between STATUS= updates to systemd
+HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is alive
+READY_POLL = (0.01, 0.5)  # seconds between checks that the source is open: first, at most
+_END = None  # tells the dispatcher that no frame will follow
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+class FrameQueueProtocol:
+    """The reader thread's protocol: bytes -> decoder -> frames on the queue."""
+
+    def __init__(self, decoder: Decoder, frames: queue.Queue[Frame | None]) -> None:
+        self.decoder = decoder
+        self._frames = frames
+        self._lock = threading.Lock()  # the decoder's counters are read by the main thread
+        self.connections = 0
+        self.overflow = 0
+
+    def connection_made(self, description: str) -> None:
+        with self._lock:
+            self.decoder.reset()
+            self.connections += 1
+        log.info("reading %s", description)
+
+    def data_received(self, data: bytes) -> int:
+        received_at = datetime.now(timezone.utc)
+        with self._lock:
+            frames = self.decoder.feed(data, received_at)
+        for frame in frames:
+            try:
+                self._frames.put(frame, timeout=QUEUE_WAIT)
+            except queue.Full:
+                if not self.overflow:
+                    log.error("the dispatcher is not taking frames: dropping them")
+                self.overflow += 1
+        return len(frames)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if error is not None:
+            log.warning("source lost: %s", error)
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            counters = self.decoder.stats.as_dict()
+        counters.update(connections=self.connections, overflow=self.overflow)
+        return counters
+
+
+class _SupervisedThread(Worker):
+    """A Worker that wakes the supervisor when it ends, however it ends."""
+
+    def __init__(self, name: str, target: Callable[[], None], wake: threading.Event) -> None:
+        super().__init__(name, target)
+        self._wake = wake
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._wake.set()
+
+
+class Daemon:
+    """Runs one source into its sinks until stopped; `run()` returns the exit status."""
+
+    def __init__(
+        self,
+        source: Source,
+        sinks: Sequence[Sink],
+        *,
+        mode: str = AUTO,
+        guard: PlausibilityGuard | None = None,
+        notifier: Notifier | None = None,
+        status_interval: float = 300.0,
+    ) -> None:
+        self.source = source
+        self.sinks = list(sinks)
+        self.guard = guard
+        self.notifier = notifier or Notifier({})
+        self.status_interval = status_interval
+        self._frames: queue.Queue[Frame | None] = queue.Queue(QUEUE_SIZE)
+        self.protocol = FrameQueueProtocol(Decoder(mode), self._frames)
+        self._guard_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop_reason: str | None = None
+        self._dispatched = 0  # frames taken off the queue: the dispatcher's progress
+        self._published = 0
+        self._reader = _SupervisedThread("reader", self._read, self._wake)
+        self._dispatcher = _SupervisedThread("dispatch", self._dispatch, self._wake)
+        self._watched_progress = -1
+
+    # -- control ---------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask `run` to stop and return; safe from a signal handler or another thread."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._wake.set()
+
+    def run(self) -> int:
+        started: list[Sink] = []
+        for sink in self.sinks:
+            try:
+                sink.start()
+            except Exception as exc:
+                log.error("cannot start the %s sink: %s", sink.name, exc)
+                self._close_sinks(started, time.monotonic() + SHUTDOWN_BUDGET)
+                return EXIT_FAILURE
+            started.append(sink)
+        self._dispatcher.start()
+        self._reader.start()
+        status = self._supervise()
+        return self._shutdown(status)
+
+    # -- the threads -----------------------------------------------------------------------
+
+    def _read(self) -> None:
+        self.source.run(self.protocol)
+
+    def _dispatch(self) -> None:
+        while True:
+            frame = self._frames.get()
+            if frame is _END:
+                break
+            if self.guard is None:
+                self._publish((frame,))
+            else:
+                with self._guard_lock:
+                    ready = self.guard.check(frame)
+                self._publish(ready)
+            self._dispatched += 1
+        if self.guard is not None:
+            with self._guard_lock:
+                held = self.guard.flush()
+            self._publish(held)
+
+    def _publish(self, frames: Sequence[Frame]) -> None:
+        for frame in frames:
+            for sink in self.sinks:
+                sink.submit(frame)
+            self._published += 1
+
+    # -- supervision -----------------------------------------------------------------------
+
+    def _supervise(self) -> int:
+        """Sleep until something is due; return the exit status when the daemon must stop."""
+        ready = False
+        ready_poll = READY_POLL[0]
+        now = time.monotonic()
+        next_status = now + STATUS_REFRESH
+        next_summary = now + self.status_interval if self.status_interval > 0 else None
+        ping_interval = self.notifier.watchdog_interval
+        next_ping = now if ping_interval else None
+        while True:
+            if self._stop_reason is not None:
+                log.info("stopping: %s", self._stop_reason)
+                return EXIT_OK
+            dead = self._dead()
+            if dead:
+                log.critical("%s died: exiting for a restart", ", ".join(dead))
+                return EXIT_FAILURE
+            if not self._reader.is_alive():
+                log.info("the source ended: stopping")
+                return EXIT_OK
+            now = time.monotonic()
+            if not ready and self.source.ready:
+                ready = True
+                self.notifier.ready(self.status_line())
+                log.info("ready: reading from the %s source", self.source.name)
+            if next_ping is not None and now >= next_ping:
+                if self._making_progress():
+                    self.notifier.watchdog(self.status_line())
+                    next_status = now + STATUS_REFRESH
+                next_ping = now + ping_interval  # type: ignore[operator]
+            if now >= next_status:
+                self.notifier.status(self.status_line())
+                next_status = now + STATUS_REFRESH
+            if next_summary is not None and now >= next_summary:
+                log.info("summary: %s", self.summary())
+                next_summary = now + self.status_interval
+            due = [next_status, now + HEALTH_INTERVAL]
+            due += [t for t in (next_ping, next_summary) if t is not None]
+            timeout = min(due) - now
+            if not ready:
+                timeout = min(timeout, ready_poll)
+                ready_poll = min(ready_poll * 2, READY_POLL[1])
+            self._wake.wait(max(timeout, 0.0))
+            self._wake.clear()  # every condition is checked again at the top of the loop
+
+    def _dead(self) -> list[str]:
+        """The threads that died of an exception (each logged its traceback)."""
+        dead = [thread.name for thread in (self._reader, self._dispatcher) if not thread.healthy]
+        dead += [f"the {sink.name} sink" for sink in self.sinks if not sink.status().alive]
+        return dead
+
+    def _making_progress(self) -> bool:
+        """Every thread alive, and the dispatcher not sitting on a queue it does not drain.
+
+        The reader is not judged by the bytes it gets: a silent line is the source's business
+        (it reopens the port), not a stuck thread."""
+        if not (self._reader.is_alive() and self._dispatcher.is_alive()):
+            return False
+        if not all(sink.status().alive for sink in self.sinks):
+            return False
+        progress = self._dispatched
+        stuck = progress == self._watched_progress and self._frames.qsize() > 0
+        self._watched_progress = progress
+        if stuck:
+            log.error("the dispatcher made no progress since the last check: no watchdog ping")
+        return not stuck
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    def _shutdown(self, status: int) -> int:
+        """Stop reading, drain the queue through the guard, close every sink, in the budget."""
+        deadline = time.monotonic() + SHUTDOWN_BUDGET
+        self.notifier.stopping(self.status_line())
+        self.source.stop()
+        self._reader.join(_remaining(deadline))
+        if self._reader.is_alive():
+            log.error("the source did not stop in time")
+        try:
+            self._frames.put(_END, timeout=_remaining(deadline))
+        except queue.Full:
+            log.error("the dispatcher is not draining its queue")
+        self._dispatcher.join(_remaining(deadline))
+        if self._dispatcher.is_alive():
+            log.error("%d frames still queued for dispatch at exit", self._frames.qsize())
+        if not self._close_sinks(self.sinks, deadline):
+            status = EXIT_FAILURE
+        if self._dead():
+            status = EXIT_FAILURE
+        log.info("stopped: %s", self.summary())
+        self.notifier.close()
+        return status
+
+    @staticmethod
+    def _close_sinks(sinks: Sequence[Sink], deadline: float) -> bool:
+        """Close each sink, sharing what is left of the budget; False if one failed."""
+        clean = True
+        for sink in sinks:
+            try:
+                sink.close(max(_remaining(deadline), 0.5))
+            except Exception:
+                log.exception("closing the %s sink failed", sink.name)
+                clean = False
+        return clean
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Decoder, guard and pipeline counters, consistent enough for a status line."""
+        counters = self.protocol.counters()
+        if self.guard is not None:
+            with self._guard_lock:
+                counters.update(self.guard.stats.as_dict())
+        counters.update(published=self._published, queued=self._frames.qsize())
+        return counters
+
+    def status_line(self) -> str:
+        """What `systemctl status` shows: the live figures, in a few words."""
+        counters = self.counters()
+        rejected = sum(n for name, n in counters.items() if name.startswith("rejected_"))
+        backlog = counters["queued"] + sum(sink.status().backlog for sink in self.sinks)
+        return (
+            f"{counters['frames']} frames, {rejected} groups rejected, "
+            f"{counters.get('held', 0)} values held back, backlog {backlog}"
+        )
+
+    def summary(self) -> str:
+        """The periodic log line: every counter that is not zero, then each sink's figures."""
+        parts = [_format_counters(self.counters())]
+        source_counters = self.source.counters()
+        if source_counters:
+            parts.append(f"{self.source.name}: {_format_counters(source_counters)}")
+        for sink in self.sinks:
+            sink_status = sink.status()
+            parts.append(
+                f"{sink.name}: backlog={sink_status.backlog} "
+                + _format_counters(sink_status.counters)
+            )
+        return "; ".join(part.rstrip() for part in parts)
+
+
+def _format_counters(counters: Mapping[str, int]) -> str:
+    return " ".join(f"{name}={value}" for name, value in counters.items() if value)
+
+
+def _remaining(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def resolve_state_directory(configured: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The state directory, created if missing: $STATE_DIRECTORY (set by systemd's
+    StateDirectory=, first path when there are several) wins over the configured one."""
+    environ = os.environ if environ is None else environ
+    from_systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    directory = Path(from_systemd or configured)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory

@@ -14,8 +14,9 @@ from teleinforeader.sinks.database.migrations import SQLITE
 class SQLiteBackend(Backend):
     dialect = SQLITE
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout  # seconds to wait for another writer's lock
 
     @property
     def description(self) -> str:
@@ -26,7 +27,7 @@ class SQLiteBackend(Backend):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise sqlite3.OperationalError(f"no database at {self.path} (run `db init`)")
-        connection = sqlite3.connect(str(self.path), timeout=30.0)
+        connection = sqlite3.connect(str(self.path), timeout=self.busy_timeout)
         try:
             # WAL: readers (db stats, dashboards) never block the writer. FULL: a commit
             # survives a power cut, and commits are seconds apart, so it costs little.

@@ -17,7 +17,7 @@ __all__ = ["SOURCE_TYPES", "ReaderProtocol", "Source", "create_source"]
 def create_source(settings: SourceSettings) -> Source:
     """The configured source; ValueError (naming the key) when the settings cannot work."""
     if settings.type == "serial":
-        from teleinforeader.sources.serial import SerialSource
+        from teleinforeader.sources.serialport import SerialSource
 
         return SerialSource(
             settings.device, mode=settings.mode, silence_timeout=settings.silence_timeout

@@ -1,0 +1,351 @@
+"""The serial port source: a TIC line on a UART, a USB adapter or a pyserial URL.
+
+Plan: open the port 7E1 (pyserial's `serial_for_url`, so /dev/serial0, /dev/serial/by-id/...,
+socket://host:port and rfc2217://host:port all work) and block on it, handing whatever arrives
+to the protocol. The protocol says how many valid frames each chunk completed; that is all this
+module needs to
+
+- find the speed in "auto" mode: 9600 baud (standard) then 1200 (historic), `detect_timeout`
+  seconds each, until one yields a valid frame, then keep it;
+- notice a silent line: no valid frame for `silence_timeout` seconds -> warn, reopen, detect again;
+- ride out an unplugged adapter or a closed socket: log once, retry with exponential backoff
+  (1 s doubling to 30 s), log when it is back. It never gives up and never spins.
+
+Idle costs nothing: every read blocks in the kernel with a timeout set to the next deadline (the
+silence, or the next speed to try), and is changed only when a deadline moves, because each change
+is a termios call. `stop()` interrupts a read with pyserial's `cancel_read` (or a socket shutdown
+for socket://) and a backoff wait through an Event.
+
+A socket:// URL reaches a line whose speed is set at the far end (ser2net, an ESP bridge), so no
+speed is tried there: the bytes are taken as they come and the decoder tells the mode.
+"""
+
+from __future__ import annotations
+
+import errno
+import grp
+import logging
+import os
+import pwd
+import socket
+import termios
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import serial
+
+from teleinforeader.sources.base import ReaderProtocol, Source
+from teleinforeader.tic.labels import HISTORIC, STANDARD
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+MODES = (AUTO, HISTORIC, STANDARD)
+BAUD_OF_MODE = {STANDARD: 9600, HISTORIC: 1200}
+MODE_OF_BAUD = {baud: mode for mode, baud in BAUD_OF_MODE.items()}
+AUTO_BAUDS = (9600, 1200)  # standard first: its frames come every second, historic ones slower
+# URL schemes whose line speed is set at the far end: there is no speed to detect.
+FAR_END_SPEED_SCHEMES = ("socket://",)
+# What a port can raise: pyserial wraps most errors, not termios ones from a reconfiguration.
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
+_MIN_READ_TIMEOUT = 0.01  # 0 would make pyserial non-blocking: a spin
+_UNINTERRUPTIBLE_READ_TIMEOUT = 1.0  # rfc2217:// reads cannot be cancelled: bound stop latency
+
+
+class SilentLineError(Exception):
+    """The port is open but no valid frame came for `silence_timeout` seconds."""
+
+
+def current_user() -> str:
+    """The name of the user the daemon runs as (the one that needs the device's group)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (containers)
+        return str(os.geteuid())
+
+
+def permission_message(device: str, user: str) -> str:
+    """One clear line: which device, which user, and the command that fixes it."""
+    try:
+        group = grp.getgrgid(os.stat(device).st_gid).gr_name
+    except (OSError, KeyError):
+        group = "dialout"  # the group owning serial devices on Debian and Raspberry Pi OS
+    return (
+        f"permission denied opening {device} as user {user!r}: add the user to the "
+        f"{group!r} group (sudo usermod -aG {group} {user}), then log in again or restart "
+        f"the service"
+    )
+
+
+def _is_permission_error(exc: BaseException) -> bool:
+    return isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EACCES
+
+
+class SerialSource(Source):
+    """Reads `device` (a path or a pyserial URL) in `mode` auto, historic or standard."""
+
+    name = "serial"
+
+    def __init__(
+        self,
+        device: str,
+        mode: str = AUTO,
+        silence_timeout: float = 30.0,
+        detect_timeout: float = 3.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"source.mode must be one of {', '.join(MODES)}, not {mode!r}")
+        for key, value in (
+            ("source.silence_timeout", silence_timeout),
+            ("detect_timeout", detect_timeout),
+            ("backoff_initial", backoff_initial),
+        ):
+            if value <= 0:
+                raise ValueError(f"{key} must be positive, not {value}")
+        if backoff_max < backoff_initial:
+            raise ValueError(f"backoff_max ({backoff_max}) is below backoff_initial")
+        try:  # an unknown URL scheme is a configuration error, not a line to wait for
+            serial.serial_for_url(device, do_not_open=True)
+        except ValueError as exc:
+            raise ValueError(f"source.device {device!r}: {exc}") from None
+        self.device = device
+        self.mode = mode
+        self.silence_timeout = silence_timeout
+        self.detect_timeout = detect_timeout
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.far_end_speed = device.startswith(FAR_END_SPEED_SCHEMES)
+        self._bauds: tuple[int, ...] = (
+            () if self.far_end_speed else AUTO_BAUDS if mode == AUTO else (BAUD_OF_MODE[mode],)
+        )
+        self._baud_index = 0
+        self._framing = "7E1"  # or 8N1 when the port refuses parity
+        self._locked = False  # a valid frame came at the current speed since the last open
+        self._stop = threading.Event()
+        self._open_now = threading.Event()
+        self._lock = threading.Lock()
+        self._port: Any = None  # the open port, for stop() to interrupt
+        self._delay = backoff_initial
+        self._in_outage = False
+        self._outage_failures = 0
+        self._in_silence = False
+        self._counters = dict.fromkeys(
+            ("opens", "reconnects", "failures", "silences", "bytes", "frames"), 0
+        )
+
+    # -- what the daemon sees --------------------------------------------------------------
+
+    @property
+    def baud(self) -> int | None:
+        """The speed in use (or being tried); None when the far end sets it (socket://)."""
+        return self._bauds[self._baud_index] if self._bauds else None
+
+    @property
+    def line_mode(self) -> str | None:
+        """historic or standard once a speed has given valid frames; None before."""
+        return MODE_OF_BAUD.get(self.baud) if self._locked and self.baud else None
+
+    @property
+    def ready(self) -> bool:
+        return self._open_now.is_set()
+
+    def counters(self) -> Mapping[str, int]:
+        locked_baud = self.baud if self._locked and self.baud else 0
+        return {**self._counters, "baud": locked_baud}
+
+    def describe(self) -> str:
+        if self.baud is None:
+            return f"{self.device} (line speed set at the far end)"
+        return f"{self.device} at {self.baud} baud {self._framing}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._port is not None:
+                _interrupt_read(self._port)
+
+    # -- the reader thread -----------------------------------------------------------------
+
+    def run(self, protocol: ReaderProtocol) -> None:
+        while not self._stop.is_set():
+            port = self._open()
+            if port is None:
+                self._backoff()
+                continue
+            try:
+                error = self._receive(port, protocol)
+            finally:
+                self._close(port)
+            protocol.connection_lost(None if self._stop.is_set() else error)
+            if isinstance(error, SilentLineError):
+                continue  # reopen at once: the port works, the line does not
+            if error is not None and not self._stop.is_set():
+                self._trouble(f"lost {self.device}: {error}")
+                self._backoff()
+
+    def _backoff(self) -> None:
+        self._stop.wait(self._delay)
+        self._delay = min(self._delay * 2, self.backoff_max)
+
+    def _open(self) -> Any:
+        try:
+            port = serial.serial_for_url(self.device, do_not_open=True)
+            if self.baud is not None:
+                port.baudrate = self.baud
+            port.bytesize = serial.SEVENBITS
+            port.parity = serial.PARITY_EVEN
+            port.stopbits = serial.STOPBITS_ONE
+            port.xonxoff = port.rtscts = port.dsrdtr = False
+            if isinstance(port, serial.Serial):  # a local device: one reader at a time
+                port.exclusive = True
+            self._framing = "7E1"
+            try:
+                port.open()
+            except termios.error as exc:
+                if exc.args[0] != errno.EINVAL:
+                    raise
+                # The port refuses 7E1 (a pty, a UART without parity). 8N1 frames the same
+                # 10-bit characters, the parity bit arriving as bit 7, which the decoder strips.
+                port.bytesize, port.parity = serial.EIGHTBITS, serial.PARITY_NONE
+                self._framing = "8N1"
+                port.open()
+        except PORT_ERRORS as exc:
+            if _is_permission_error(exc):
+                self._trouble(permission_message(self.device, current_user()))
+            else:
+                self._trouble(f"cannot open {self.device}: {exc}")
+            return None
+        self._counters["opens"] += 1
+        if self._counters["opens"] > 1:
+            self._counters["reconnects"] += 1
+        if self._in_outage:
+            log.info("%s is back after %d failed attempts", self.device, self._outage_failures)
+            self._in_outage = False
+        elif self._counters["opens"] == 1:
+            log.info("reading %s", self.describe())
+        return port
+
+    def _trouble(self, message: str) -> None:
+        """Log the first failure of an outage; the retries that follow are only counted."""
+        self._counters["failures"] += 1
+        if self._in_outage:
+            self._outage_failures += 1
+            log.debug("%s", message)
+            return
+        self._in_outage = True
+        self._outage_failures = 1
+        log.error("%s; retrying, then every %g s at most", message, self.backoff_max)
+
+    def _close(self, port: Any) -> None:
+        with self._lock:
+            self._port = None
+        self._open_now.clear()
+        try:
+            port.close()
+        except PORT_ERRORS as exc:
+            log.debug("closing %s: %s", self.device, exc)
+
+    def _receive(self, port: Any, protocol: ReaderProtocol) -> Exception | None:
+        """Read until stopped (None), the port fails (its error) or the line is silent."""
+        self._locked = False
+        protocol.connection_made(self.describe())
+        with self._lock:
+            self._port = port
+        self._open_now.set()
+        interruptible = hasattr(port, "cancel_read") or self.far_end_speed
+        now = time.monotonic()
+        last_frame = trying_since = now
+        retime = True  # the read timeout must be set for a new deadline
+        while not self._stop.is_set():
+            deadline = last_frame + self.silence_timeout
+            if now >= deadline:
+                return self._silent()
+            if not self._locked and len(self._bauds) > 1:
+                next_speed_at = trying_since + self.detect_timeout
+                if now >= next_speed_at:
+                    try:
+                        self._try_next_speed(port)
+                    except PORT_ERRORS as exc:  # reopened at the next speed after a backoff
+                        return exc
+                    trying_since, retime = now, True
+                    continue
+                deadline = min(deadline, next_speed_at)
+            if retime:
+                timeout = max(deadline - now, _MIN_READ_TIMEOUT)
+                if not interruptible:
+                    timeout = min(timeout, _UNINTERRUPTIBLE_READ_TIMEOUT)
+                _set_read_timeout(port, timeout)
+            try:
+                data = port.read(port.in_waiting or 1)
+            except PORT_ERRORS as exc:
+                return exc
+            now = time.monotonic()
+            retime = not data  # a timeout: the next deadline may be further away
+            if not data:
+                continue
+            self._counters["bytes"] += len(data)
+            frames = protocol.data_received(data)
+            if frames:
+                last_frame = now
+                self._got_frames(frames)
+        return None
+
+    def _got_frames(self, frames: int) -> None:
+        self._counters["frames"] += frames
+        self._delay = self.backoff_initial  # the line works: the next outage starts afresh
+        if self._in_silence:
+            log.info("valid frames again from %s", self.describe())
+            self._in_silence = False
+        if not self._locked:
+            self._locked = True
+            if len(self._bauds) > 1:
+                log.info("%s: %s mode detected", self.describe(), self.line_mode)
+
+    def _try_next_speed(self, port: Any) -> None:
+        self._baud_index = (self._baud_index + 1) % len(self._bauds)
+        log.debug("no valid frame yet, trying %s", self.describe())
+        port.baudrate = self.baud
+
+    def _silent(self) -> SilentLineError:
+        self._counters["silences"] += 1
+        error = SilentLineError(f"no valid frame for {self.silence_timeout:g} s")
+        if self._in_silence:
+            log.debug("%s: %s", self.device, error)
+        else:
+            self._in_silence = True
+            again = ", detecting the speed again" if len(self._bauds) > 1 else ""
+            log.warning(
+                "%s: %s (meter unplugged, wrong mode or speed?): reopening%s",
+                self.describe(),
+                error,
+                again,
+            )
+        return error
+
+
+def _set_read_timeout(port: Any, timeout: float) -> None:
+    try:
+        port.timeout = timeout
+    except termios.error as exc:
+        # A pty keeps CS8 whatever is asked, so pyserial sees the settings differ from 7E1 and
+        # rewrites them; the kernel refuses a rewrite that changes nothing (EINVAL). The timeout
+        # is pyserial's own select() timeout, stored before that rewrite: it is in force.
+        log.debug("%s: %s (settings not rewritten, timeout kept)", port.name, exc)
+
+
+def _interrupt_read(port: Any) -> None:
+    """Make a blocking read on `port` return now, from another thread."""
+    try:
+        if hasattr(port, "cancel_read"):
+            port.cancel_read()
+            return
+        # socket:// has no cancel_read; shutting the socket down wakes its select(). The
+        # duplicate descriptor is closed at once; the shutdown applies to the connection.
+        with socket.socket(fileno=os.dup(port.fileno())) as connection:
+            connection.shutdown(socket.SHUT_RDWR)
+    except PORT_ERRORS as exc:
+        log.debug("interrupting a read: %s", exc)

@@ -1,0 +1,357 @@
+"""The serial source on real ptys and real TCP sockets: speed detection, silence, unplug, stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from source_helpers import (
+    DecodingProtocol,
+    PtyMeter,
+    SourceThread,
+    historic_frame,
+    standard_frame,
+    wait_for,
+)
+
+from teleinforeader.settings import SourceSettings
+from teleinforeader.sources import create_source
+from teleinforeader.sources.serialport import SerialSource, SilentLineError
+
+LOGGER = "teleinforeader.sources.serialport"
+FAST = {"detect_timeout": 0.3, "backoff_initial": 0.05, "backoff_max": 0.2}
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def historic_meter():
+    meter = PtyMeter(historic_frame, baud=1200)
+    yield meter
+    meter.close()
+
+
+def test_auto_mode_finds_the_historic_speed(historic_meter: PtyMeter) -> None:
+    protocol = DecodingProtocol()
+    source = SerialSource(historic_meter.path, **FAST)
+    with SourceThread(source, protocol):
+        wait_for(lambda: len(protocol.frames) >= 3)
+        assert source.counters()["baud"] == 1200
+        assert source.line_mode == "historic"
+        assert historic_meter.reader_baud() == 1200  # the port itself was switched
+    assert all(frame.mode == "historic" for frame in protocol.frames)
+    assert protocol.decoder.stats.garbage_bytes > 0  # 9600 was tried first and heard garbage
+    assert source.counters()["opens"] == 1
+    assert protocol.losses == [None]
+
+
+def test_auto_mode_keeps_9600_for_a_standard_meter() -> None:
+    meter = PtyMeter(standard_frame, baud=9600)
+    protocol = DecodingProtocol()
+    source = SerialSource(meter.path, **FAST)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: len(protocol.frames) >= 3)
+            assert source.line_mode == "standard"
+            assert meter.reader_baud() == 9600
+        assert protocol.decoder.stats.garbage_bytes == 0
+        assert protocol.decoder.stats.rejected_groups == 0
+    finally:
+        meter.close()
+
+
+def test_a_pty_ignoring_the_speed_locks_on_the_first_speed_that_gives_frames() -> None:
+    meter = PtyMeter(historic_frame, baud=None)
+    protocol = DecodingProtocol()
+    source = SerialSource(meter.path, **FAST)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: len(protocol.frames) >= 3)
+            assert source.counters()["baud"] == 9600  # tried first, and frames came
+    finally:
+        meter.close()
+
+
+def test_a_locked_mode_that_hears_no_frame_reopens_after_the_silence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    meter = PtyMeter(standard_frame, baud=9600)  # a meter switched to standard mode
+    protocol = DecodingProtocol()
+    source = SerialSource(meter.path, mode="historic", silence_timeout=0.3, **FAST)
+    caplog.set_level(logging.DEBUG, LOGGER)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: source.counters()["silences"] >= 3)
+            assert meter.reader_baud() == 1200  # never tries another speed
+    finally:
+        meter.close()
+    assert protocol.frames == []
+    assert source.counters()["opens"] >= 3
+    assert source.line_mode is None and source.counters()["baud"] == 0
+    assert len(protocol.connections) >= 3
+    assert any(isinstance(error, SilentLineError) for error in protocol.losses)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "no valid frame for 0.3 s" in warnings[0].getMessage()
+
+
+def test_silence_reopens_and_detects_again(
+    historic_meter: PtyMeter, caplog: pytest.LogCaptureFixture
+) -> None:
+    protocol = DecodingProtocol()
+    source = SerialSource(historic_meter.path, silence_timeout=0.5, **FAST)
+    caplog.set_level(logging.INFO, LOGGER)
+    with SourceThread(source, protocol):
+        wait_for(lambda: source.line_mode == "historic")
+        historic_meter.sending.clear()
+        wait_for(lambda: source.counters()["silences"] >= 1)
+        frames_before = len(protocol.frames)
+        historic_meter.sending.set()
+        wait_for(lambda: len(protocol.frames) > frames_before + 2)
+        assert source.line_mode == "historic"
+    assert source.counters()["opens"] >= 2
+    assert source.counters()["reconnects"] == source.counters()["opens"] - 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("valid frames again" in message for message in messages)
+
+
+def test_stop_interrupts_a_blocking_read_at_once(historic_meter: PtyMeter) -> None:
+    historic_meter.sending.clear()
+    source = SerialSource(historic_meter.path, mode="historic", silence_timeout=600)
+    protocol = DecodingProtocol()
+    with SourceThread(source, protocol) as reader:
+        wait_for(lambda: source.ready)
+        time.sleep(0.2)  # let the read block
+        stopped_at = time.monotonic()
+    # Joined well before the 600 s read timeout: the read was cancelled, not waited out.
+    assert time.monotonic() - stopped_at < 300
+    assert not reader.thread.is_alive()
+    assert protocol.losses == [None]
+    assert not source.ready
+
+
+def test_an_idle_source_does_not_spin(historic_meter: PtyMeter) -> None:
+    """Behaviour, not speed: a busy loop would burn about one CPU second per second."""
+    historic_meter.sending.clear()
+    source = SerialSource(historic_meter.path, silence_timeout=600)
+    with SourceThread(source, DecodingProtocol()):
+        wait_for(lambda: source.ready)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        time.sleep(1.0)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert used < 0.5
+
+
+def test_unplugged_adapter_is_retried_and_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A by-id style symlink: the adapter disappears, then reappears under the same name."""
+    fds_before = fd_count()
+    link = tmp_path / "usb-TIC-if00"
+    meter = PtyMeter(historic_frame, baud=1200)
+    link.symlink_to(meter.path)
+    caplog.set_level(logging.INFO, LOGGER)
+    protocol = DecodingProtocol()
+    source = SerialSource(str(link), mode="historic", **FAST)
+    with SourceThread(source, protocol):
+        wait_for(lambda: len(protocol.frames) >= 2)
+        meter.close()  # unplugged: the read fails, then the open does
+        wait_for(lambda: source.counters()["failures"] >= 4)
+        assert not source.ready
+        meter = PtyMeter(historic_frame, baud=1200)
+        link.unlink()
+        link.symlink_to(meter.path)
+        frames_before = len(protocol.frames)
+        wait_for(lambda: len(protocol.frames) > frames_before + 2)
+        assert source.ready
+    meter.close()
+    counters = source.counters()
+    assert counters["opens"] == 2 and counters["reconnects"] == 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]  # once per outage
+    assert "lost" in errors[0].getMessage()
+    assert any("is back" in r.getMessage() for r in caplog.records)
+    assert isinstance(protocol.losses[0], Exception) and protocol.losses[-1] is None
+    assert fd_count() == fds_before
+
+
+def test_stop_interrupts_the_backoff_wait(tmp_path: Path) -> None:
+    source = SerialSource(str(tmp_path / "ttyMissing"), backoff_initial=600, backoff_max=600)
+    protocol = DecodingProtocol()
+    with SourceThread(source, protocol):
+        wait_for(lambda: source.counters()["failures"] == 1)
+    assert protocol.connections == [] and protocol.losses == []
+
+
+class TicServer:
+    """A ser2net-like TCP bridge on 127.0.0.1 sending historic frames to each client."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen()
+        self.port = self.listener.getsockname()[1]
+        self.clients: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.05)
+        n = 0
+        while not self._stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+                self.clients.append(client)
+            except socket.timeout:
+                pass
+            for client in list(self.clients):
+                try:
+                    client.sendall(historic_frame(n))
+                except OSError:
+                    self.clients.remove(client)
+            n += 1
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(10)
+        for client in self.clients:
+            client.close()
+        self.listener.close()
+
+
+def test_socket_url_reconnects_after_the_bridge_restarts(caplog: pytest.LogCaptureFixture) -> None:
+    fds_before = fd_count()
+    server = TicServer()
+    caplog.set_level(logging.INFO, LOGGER)
+    protocol = DecodingProtocol()
+    source = SerialSource(f"socket://127.0.0.1:{server.port}", **FAST)
+    assert source.baud is None and "far end" in source.describe()
+    with SourceThread(source, protocol):
+        wait_for(lambda: len(protocol.frames) >= 3)
+        assert source.line_mode is None  # no speed was set: the decoder tells the mode
+        server.close()
+        wait_for(lambda: source.counters()["failures"] >= 3)
+        frames_before = len(protocol.frames)
+        server = TicServer(server.port)
+        wait_for(lambda: len(protocol.frames) > frames_before + 2)
+    server.close()
+    counters = source.counters()
+    assert counters["opens"] == 2 and counters["reconnects"] == 1
+    assert counters["bytes"] == sum(len(chunk) for chunk in protocol.chunks)
+    assert counters["frames"] == len(protocol.frames)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert fd_count() == fds_before
+
+
+def test_stop_interrupts_a_socket_read() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    source = SerialSource(f"socket://127.0.0.1:{listener.getsockname()[1]}", silence_timeout=600)
+    protocol = DecodingProtocol()
+    try:
+        with SourceThread(source, protocol) as reader:
+            wait_for(lambda: source.ready)
+            accepted, _ = listener.accept()
+            time.sleep(0.2)  # let the read block on a silent connection
+        assert not reader.thread.is_alive()
+        assert protocol.losses == [None]
+        accepted.close()
+    finally:
+        listener.close()
+
+
+def test_bad_settings_are_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"source\.mode"):
+        SerialSource("/dev/serial0", mode="fast")
+    with pytest.raises(ValueError, match=r"source\.device 'bogus://x'"):
+        SerialSource("bogus://x")
+    with pytest.raises(ValueError, match="silence_timeout"):
+        SerialSource("/dev/serial0", silence_timeout=0)
+    with pytest.raises(ValueError, match="backoff_max"):
+        SerialSource("/dev/serial0", backoff_initial=5, backoff_max=1)
+
+
+def test_create_source_builds_a_serial_source() -> None:
+    source = create_source(
+        SourceSettings(device="/dev/ttyAMA0", mode="standard", silence_timeout=12)
+    )
+    assert isinstance(source, SerialSource)
+    assert (source.device, source.mode, source.silence_timeout) == ("/dev/ttyAMA0", "standard", 12)
+    assert source.baud == 9600
+
+
+PERMISSION_CHILD = """
+import json, logging, os, pwd, sys, threading
+from teleinforeader.sources.serialport import SerialSource
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+if os.geteuid() == 0:  # root opens anything: become a user outside the device's group
+    nobody = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(nobody.pw_gid)
+    os.setuid(nobody.pw_uid)
+source = SerialSource(sys.argv[1], backoff_initial=0.02, backoff_max=0.05)
+
+class Ignore:
+    def connection_made(self, description): pass
+    def data_received(self, data): return 0
+    def connection_lost(self, error): pass
+
+reader = threading.Thread(target=source.run, args=(Ignore(),))
+reader.start()
+done = threading.Event()
+while source.counters()["failures"] < 5:
+    done.wait(0.01)
+source.stop()
+reader.join()
+print(json.dumps(dict(source.counters())))
+"""
+
+
+def test_permission_denied_names_device_user_and_fix(
+    historic_meter: PtyMeter, tmp_path: Path
+) -> None:
+    """A real EACCES, logged once while the source keeps retrying (the group may be fixed).
+
+    As root the child drops to `nobody`, outside the pty's group; as another user it opens a
+    device node it may not read (mode 000).
+    """
+    import grp
+    import json
+    import pwd
+    import subprocess
+    import sys
+
+    if os.geteuid() == 0:
+        device, user = historic_meter.path, "nobody"
+    else:
+        device, user = str(tmp_path / "ttyLocked"), pwd.getpwuid(os.geteuid()).pw_name
+        Path(device).touch(mode=0)
+    result = subprocess.run(
+        [sys.executable, "-c", PERMISSION_CHILD, device],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    group = grp.getgrgid(os.stat(device).st_gid).gr_name
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == [
+        f"ERROR permission denied opening {device} as user {user!r}: add the user to the"
+        f" {group!r} group (sudo usermod -aG {group} {user}), then log in again or restart the"
+        " service; retrying, then every 0.05 s at most"
+    ]
+    counters = json.loads(result.stdout)
+    assert counters["failures"] >= 5 and counters["opens"] == 0

@@ -21,7 +21,10 @@ import sys
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from typing import Protocol
 
 from teleinforeader.logs import LOG_LEVELS
 from teleinforeader.settings import (
@@ -61,20 +64,21 @@ class _RefusedError(ValueError):
     """A value a rule does not accept; its text, when any, says why in a few words."""
 
 
-class Rule(Protocol):
-    """What one key accepts: `expected` completes "expected ...", `parse` returns the value to
-    keep or raises _RefusedError."""
+if TYPE_CHECKING:
 
-    @property
-    def expected(self) -> str: ...
+    class Rule(Protocol):
+        """What one key accepts: `expected` completes "expected ...", `parse` returns the value
+        to keep or raises _RefusedError."""
 
-    def parse(self, value: Any) -> Any: ...
+        @property
+        def expected(self) -> str: ...
+
+        def parse(self, value: Any) -> Any: ...
 
 
 # --- rules: what one key accepts ----------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
 class Boolean:
     expected = "true or false"
 
@@ -84,23 +88,20 @@ class Boolean:
         return value
 
 
-@dataclasses.dataclass(frozen=True)
 class Number:
     """An integer (`kind` int) or a number (`kind` float, which takes integers too) in a range."""
 
-    kind: type = float
-    low: int = 0
-    high: int | None = None
-    low_excluded: bool = False
-
-    @property
-    def expected(self) -> str:
-        noun = "an integer" if self.kind is int else "a number"
-        if self.high is not None:
-            return f"{noun} from {self.low} to {self.high}"
-        if self.low_excluded:
-            return f"{noun} greater than {self.low}"
-        return f"{noun} of at least {self.low}"
+    def __init__(
+        self, kind: type = float, low: int = 0, high: int | None = None, low_excluded: bool = False
+    ) -> None:
+        self.kind, self.low, self.high, self.low_excluded = kind, low, high, low_excluded
+        noun = "an integer" if kind is int else "a number"
+        if high is not None:
+            self.expected = f"{noun} from {low} to {high}"
+        elif low_excluded:
+            self.expected = f"{noun} greater than {low}"
+        else:
+            self.expected = f"{noun} of at least {low}"
 
     def parse(self, value: Any) -> int | float:
         accepted = (int, float) if self.kind is float else (int,)
@@ -112,11 +113,11 @@ class Number:
         return self.kind(value)
 
 
-@dataclasses.dataclass(frozen=True)
 class Text:
     """A string; with `choices` (names, or a function returning them) one of those names."""
 
-    choices: Sequence[str] | Callable[[], Sequence[str]] | None = None
+    def __init__(self, choices: Sequence[str] | Callable[[], Sequence[str]] | None = None) -> None:
+        self.choices = choices
 
     def names(self) -> Sequence[str]:
         return self.choices() if callable(self.choices) else (self.choices or ())
@@ -136,7 +137,6 @@ class Text:
         return value
 
 
-@dataclasses.dataclass(frozen=True)
 class Network:
     expected = 'a network in CIDR notation, such as "192.168.1.0/24"'
 
@@ -152,15 +152,12 @@ class Network:
         return value
 
 
-@dataclasses.dataclass(frozen=True)
 class Array:
     """A TOML array, each item checked by `item` (errors name the item as `key[index]`)."""
 
-    item: Rule = dataclasses.field(default_factory=Text)
-
-    @property
-    def expected(self) -> str:
-        return f"an array whose items are each {self.item.expected}"
+    def __init__(self, item: Rule | None = None) -> None:
+        self.item = item or Text()
+        self.expected = f"an array whose items are each {self.item.expected}"
 
     def parse(self, value: Any) -> tuple[Any, ...]:
         if not isinstance(value, list):
@@ -187,6 +184,8 @@ RULES: dict[str, Rule] = {
     "database.flush_interval": Number(float, 0, low_excluded=True),
     "database.batch_size": Number(int, 1),
     "database.memory_backlog": Number(int, 1),
+    "database.reconnect_delay": Number(float, 0, low_excluded=True),
+    "database.reconnect_max_delay": Number(float, 0, low_excluded=True),
     "database.mariadb.port": Number(int, 1, 65535),
     "database.mariadb.connect_timeout": Number(float, 0, low_excluded=True),
     "server.port": Number(int, 1, 65535),

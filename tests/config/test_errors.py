@@ -55,6 +55,11 @@ BROKEN: list[tuple[str, str, str]] = [
         "{file}: [source] silence_timeout: expected a number greater than 0, found 0",
     ),
     (
+        "a reconnection delay of zero would retry in a tight loop",
+        "[database]\nreconnect_delay = 0.0\n",
+        "{file}: [database] reconnect_delay: expected a number greater than 0, found 0.0",
+    ),
+    (
         "not a finite number",
         "[daemon]\nstatus_interval = nan\n",
         "{file}: [daemon] status_interval: expected a number of at least 0, found nan",

@@ -55,6 +55,8 @@ batch_size = 1
 memory_backlog = 20
 reader = "cellier"
 sqlite_path = "/srv/teleinfo.db"
+reconnect_delay = 0.25
+reconnect_max_delay = 60
 
 [database.mariadb]
 host = "db.example"

@@ -34,6 +34,7 @@ from teleinforeader.settings import (
     Settings,
     SourceSettings,
 )
+from teleinforeader.sinks.database import BACKENDS
 from teleinforeader.sources import SOURCE_TYPES
 
 if sys.version_info >= (3, 11):
@@ -180,7 +181,7 @@ RULES: dict[str, Rule] = {
     "source.mode": Text(("auto", "historic", "standard")),
     "source.silence_timeout": Number(float, 0, low_excluded=True),
     "source.profile": Text(_simulator_profiles),
-    "database.backend": Text(("sqlite", "mariadb", "none")),
+    "database.backend": Text(BACKENDS),
     "database.flush_interval": Number(float, 0, low_excluded=True),
     "database.batch_size": Number(int, 1),
     "database.memory_backlog": Number(int, 1),
@@ -274,7 +275,8 @@ def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> Con
     tables = [key for key, annotation in hints.items() if dataclasses.is_dataclass(annotation)]
     if isinstance(value, dict):
         hint = _did_you_mean(name, tables, lambda t: f"[{_join(section, t)}]")
-        known = ", ".join(f"[{_join(section, t)}]" for t in tables) or "none here"
+        known = ", ".join(f"[{_join(section, t)}]" for t in tables)
+        hint = hint or ("" if known else f"[{section}] has no subsections")
         where, what = f"[{_join(section, name)}]", "unknown section"
     elif not section:  # a key above every section header
         owners = [t for t in tables if name in typing.get_type_hints(hints[t])]

@@ -175,10 +175,17 @@ def _simulator_profiles() -> Sequence[str]:
     return tuple(PROFILES)
 
 
+def _serial_modes() -> Sequence[str]:
+    """Imported only when a file sets the mode: the serial module brings pyserial in."""
+    from teleinforeader.sources.serialport import MODES
+
+    return MODES
+
+
 # Keys (section.key) that accept less than their type allows.
 RULES: dict[str, Rule] = {
     "source.type": Text(SOURCE_TYPES),
-    "source.mode": Text(("auto", "historic", "standard")),
+    "source.mode": Text(_serial_modes),
     "source.silence_timeout": Number(float, 0, low_excluded=True),
     "source.profile": Text(_simulator_profiles),
     "database.backend": Text(BACKENDS),

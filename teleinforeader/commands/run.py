@@ -1,0 +1,105 @@
+"""`teleinforeader [run] --config FILE`: run the daemon until SIGTERM or SIGINT.
+
+This module wires the configured parts together (source, guard, database, socket server,
+`--print`) and hands them to `teleinforeader.daemon.Daemon`; each part is imported only when the
+configuration asks for it, so a Pi Zero does not pay at start-up for what it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from teleinforeader.cli import add_config_arguments, settings_from_args
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from teleinforeader.settings import Settings
+    from teleinforeader.sinks.base import Sink
+
+log = logging.getLogger(__name__)
+
+EX_CANTCREAT = 73  # sysexits.h: the state directory cannot be created
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--print",
+        dest="print_frames",
+        action="store_true",
+        help="also write every frame as one JSON line on stdout (the socket server's format)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from teleinforeader.config import EX_CONFIG
+    from teleinforeader.daemon import Daemon, resolve_state_directory
+    from teleinforeader.guard import PlausibilityGuard
+    from teleinforeader.logs import setup_logging
+    from teleinforeader.notify import Notifier
+    from teleinforeader.sources import create_source
+
+    settings = settings_from_args(args)
+    setup_logging(settings.daemon.log_level)
+    try:
+        source = create_source(settings.source)
+    except ValueError as error:
+        sys.stderr.write(f"{error}\n")
+        return EX_CONFIG
+    try:
+        state_directory = resolve_state_directory(settings.daemon.state_directory)
+    except OSError as error:
+        sys.stderr.write(
+            f"cannot create the state directory {error.filename}: {error.strerror} "
+            "(set [daemon] state_directory, or STATE_DIRECTORY)\n"
+        )
+        return EX_CANTCREAT
+    try:
+        sinks = _create_sinks(settings, state_directory, args.print_frames)
+    except ValueError as error:
+        sys.stderr.write(f"{error}\n")
+        return EX_CONFIG
+    guard = None
+    if settings.guard.enabled:
+        guard = PlausibilityGuard(max_power=settings.guard.max_power)
+    daemon = Daemon(
+        source,
+        sinks,
+        mode=settings.source.mode,
+        guard=guard,
+        notifier=Notifier(),
+        status_interval=settings.daemon.status_interval,
+    )
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        daemon.request_stop(f"received {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("state directory %s", state_directory)
+    return daemon.run()
+
+
+def _create_sinks(settings: Settings, state_directory: Path, print_frames: bool) -> list[Sink]:
+    """The sinks the settings ask for; ValueError when one cannot be built as configured."""
+    from teleinforeader.sinks.database import create_database_sink
+    from teleinforeader.sinks.server import create_server_sink
+
+    sinks: list[Sink] = []
+    if print_frames:
+        from teleinforeader.sinks.printer import PrinterSink
+
+        sinks.append(PrinterSink(sys.stdout.buffer))
+    for sink in (
+        create_database_sink(settings.database, state_directory),
+        create_server_sink(settings.server),
+    ):
+        if sink is not None:
+            sinks.append(sink)
+    return sinks

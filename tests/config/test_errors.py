@@ -307,3 +307,13 @@ def test_existing_default_file_that_is_broken_is_an_error(tmp_path: Path) -> Non
     default.write_text("[server]\nport = -1\n")
     with pytest.raises(ConfigError, match=r"\[server\] port: expected an integer from 1"):
         load_settings(None, default_path=default)
+
+
+@pytest.mark.parametrize("command", [[], ["run"]], ids=["default command", "run"])
+def test_the_daemon_refuses_a_broken_file_the_same_way(
+    tmp_path: Path, run_cli: Callable[..., subprocess.CompletedProcess[str]], command: list[str]
+) -> None:
+    config = _write_case(tmp_path, "[serveur]\nport = 1\n")
+    result = run_cli(*command, "--config", str(config))
+    assert result.returncode == 78
+    assert result.stderr == f"{config}: [serveur]: unknown section; did you mean [server]?\n"

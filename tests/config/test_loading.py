@@ -121,7 +121,8 @@ def test_example_loads_to_the_defaults() -> None:
 
 def test_every_example_key_has_a_comment_in_its_section() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    for header in ("[source]", "[guard]", "[database]", "[database.mariadb]", "[server]"):
+    headers = ("[source]", "[guard]", "[database]", "[database.mariadb]", "[server]", "[daemon]")
+    for header in headers:
         following = text.split(f"\n{header}\n", 1)[1]
         assert following.startswith("#"), f"{header} has no comment"
 

@@ -119,25 +119,26 @@ class Decoder:
                 stats.garbage_bytes += stx - pos
                 body_start = pos = stx + 1
             match = _FRAMING_RE.search(buf, pos)
+            end = end_of_data if match is None else match.start()
+            if end - body_start > self.max_frame:
+                # Dropped at the byte where a byte-at-a-time feed drops it, whatever the
+                # chunking: what follows is searched for the next STX.
+                stats.oversize += 1
+                pos = body_start + self.max_frame + 1
+                body_start = None
+                continue
             if match is None:
-                if end_of_data - body_start > self.max_frame:
-                    stats.oversize += 1
-                    self._pending = None
-                    return frames
                 if buf is not self._pending or body_start:
                     self._pending = bytearray(buf[body_start:])
                 self._scanned = len(self._pending)
                 return frames
-            end = match.start()
             byte = buf[end]
             if byte == _STX and end > body_start and buf[end - 1] not in (_CR, _LF):
                 # A meter starts a frame after a complete group; an STX inside a group is line
                 # noise: it stays in the body, so only its own group fails (charset).
                 pos = end + 1
                 continue
-            if end - body_start > self.max_frame:
-                stats.oversize += 1
-            elif byte == _ETX:
+            if byte == _ETX:
                 frame = self._decode_body(bytes(buf[body_start:end]), received_at)
                 if frame is not None:
                     frames.append(frame)
@@ -163,16 +164,16 @@ class Decoder:
         horodates: dict[str, str] = {}
         rejected: list[Rejection] = []
         unknown: list[str] = []
-        pieces = body.split(b"\n")
-        if pieces[0].strip(b"\r"):  # bytes between STX and the first LF
-            rejected.append(Rejection(MALFORMED, None, pieces[0]))
-        raw_groups: list[bytes] = []
-        for piece in pieces[1:]:
-            cr = piece.find(b"\r")
-            if cr >= 0 and cr == len(piece) - 1:
-                raw_groups.append(piece[:cr])
-            elif piece:
-                raw_groups += _split_noisy(piece, rejected)
+        line_feeds = body.count(b"\n")
+        if (
+            body[:1] == b"\n"
+            and body[-1:] == b"\r"
+            and body.count(b"\r") == line_feeds
+            and body.count(b"\r\n") == line_feeds - 1
+        ):  # the usual case: every group is LF ... CR, nothing else in between
+            raw_groups = body[1:-1].split(b"\r\n")
+        else:
+            raw_groups = _split_groups(body, rejected)
         for group in raw_groups:
             result = memo.get(group)
             if result is None:
@@ -207,6 +208,21 @@ class Decoder:
             tuple(rejected),
             frozenset(unknown) if unknown else frozenset(),
         )
+
+
+def _split_groups(body: bytes, rejected: list[Rejection]) -> list[bytes]:
+    """The groups of a frame body that is not a clean run of LF ... CR groups."""
+    pieces = body.split(b"\n")
+    if pieces[0].strip(b"\r"):  # bytes between STX and the first LF
+        rejected.append(Rejection(MALFORMED, None, pieces[0]))
+    groups: list[bytes] = []
+    for piece in pieces[1:]:
+        cr = piece.find(b"\r")
+        if cr >= 0 and cr == len(piece) - 1:
+            groups.append(piece[:cr])
+        elif piece:
+            groups += _split_noisy(piece, rejected)
+    return groups
 
 
 def _split_noisy(piece: bytes, rejected: list[Rejection]) -> list[bytes]:

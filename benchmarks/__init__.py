@@ -1,0 +1,1 @@
+"""Benchmarks: each module with a `main()` prints one table; `python -m benchmarks` runs all."""

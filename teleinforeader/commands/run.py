@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return EX_CANTCREAT
     try:
         sinks = _create_sinks(settings, state_directory, args.print_frames)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:  # RuntimeError: the MariaDB connector is missing
         sys.stderr.write(f"{error}\n")
         return EX_CONFIG
     guard = None
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create_sinks(settings: Settings, state_directory: Path, print_frames: bool) -> list[Sink]:
-    """The sinks the settings ask for; ValueError when one cannot be built as configured."""
+    """The sinks the settings ask for; ValueError or RuntimeError when one cannot be built."""
     from teleinforeader.sinks.database import create_database_sink
     from teleinforeader.sinks.server import create_server_sink
 

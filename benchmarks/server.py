@@ -1,0 +1,199 @@
+"""Socket server: delivery latency (submit -> line received) and the server thread's CPU per frame.
+
+The server runs in this process, fed at a fixed high frame rate (100x a historic meter) from
+the main thread, as the dispatch thread would. Its clients run in a child process (so their
+reading does not compete for this process's GIL): each connects, reads everything, and notes
+when each line arrived, on the monotonic clock both processes share. Latency therefore includes
+the client side's scheduling on a shared machine: it is an upper bound of the server's part.
+
+CPU per frame is the server thread's own CPU clock over the run divided by the frames, so it
+counts encoding once plus one send per client. `submit` (the dispatch thread's cost) and
+`frame_to_json_line` alone are timed too: they decide where the encoding is cheapest to do.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from typing import Callable, NamedTuple
+
+from benchmarks.common import machine, median_seconds, print_table
+from teleinforeader.jsonline import frame_to_json_line
+from teleinforeader.settings import ServerSettings
+from teleinforeader.sinks.server import ServerSink
+from teleinforeader.tic import Frame, decode, encode_frame
+
+FRAME_RATE = 100.0  # frames/s: a historic meter sends about one a second
+FRAMES = 300
+CLIENT_COUNTS = (0, 1, 100, 500)
+INDEX_MARK = b'"BASE":"'
+
+
+def build_frames(count: int) -> list[Frame]:
+    groups = {
+        "ADCO": "021861348497",
+        "OPTARIF": "BASE",
+        "ISOUSC": "45",
+        "BASE": "",
+        "PTEC": "TH..",
+        "IINST": "010",
+        "IMAX": "090",
+        "PAPP": "02380",
+        "HHPHC": "A",
+        "MOTDETAT": "000000",
+    }
+    now = datetime.now()
+    return [
+        decode(encode_frame(dict(groups, BASE=f"{n:09d}"), "historic"), received_at=now)[0]
+        for n in range(count)
+    ]
+
+
+def receive(port: int, clients: int, frames: int) -> None:
+    """Child process: connect `clients` sockets, print the arrival time of every line as JSON."""
+    selector = selectors.DefaultSelector()
+    for _ in range(clients):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, [b"", []])
+    print("ready", flush=True)
+    open_clients = clients
+    while open_clients:
+        for key, _ in selector.select():
+            state = key.data
+            data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+            arrived = time.monotonic()
+            if not data:
+                selector.unregister(key.fileobj)
+                open_clients -= 1
+                continue
+            *lines, state[0] = (state[0] + data).split(b"\n")
+            for line in lines:
+                start = line.index(INDEX_MARK) + len(INDEX_MARK)
+                state[1].append((int(line[start : start + 9]), arrived))
+            if len(state[1]) == frames:
+                selector.unregister(key.fileobj)
+                key.fileobj.close()  # type: ignore[union-attr]
+                open_clients -= 1
+                print(json.dumps(state[1]), flush=True)
+
+
+def thread_cpu_seconds(sink: ServerSink) -> float:
+    return time.clock_gettime(time.pthread_getcpuclockid(sink._worker.ident))  # type: ignore[union-attr,arg-type]
+
+
+class Run(NamedTuple):
+    latencies: list[float]  # seconds from submit() to the line's arrival, every line
+    server_cpu: float  # seconds of the server thread's CPU over the run
+    submit_calls: list[float]  # seconds each submit() took in the feeding thread
+
+
+def run_clients(clients: int, frames: list[Frame]) -> Run:
+    sink = ServerSink(ServerSettings(host="127.0.0.1", port=0, max_clients=clients))
+    sink.start()
+    port = sink.address[1]  # type: ignore[index]
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.server",
+            "--receive",
+            *map(str, (port, clients, len(frames))),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the client process did not start")
+        while sink.status().counters["clients"] < clients:
+            time.sleep(0.01)
+        submitted: list[float] = []
+        submit_calls: list[float] = []
+        cpu_before = thread_cpu_seconds(sink)
+        period = 1.0 / FRAME_RATE
+        next_time = time.monotonic()
+        for frame in frames:
+            next_time += period
+            delay = next_time - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            start = time.monotonic()
+            sink.submit(frame)
+            submitted.append(start)
+            submit_calls.append(time.monotonic() - start)
+        while sink.status().backlog:
+            time.sleep(0.01)
+        cpu = thread_cpu_seconds(sink) - cpu_before
+        latencies = []
+        for line in child.stdout:
+            latencies += [arrived - submitted[index] for index, arrived in json.loads(line)]
+        child.wait(60)
+    finally:
+        sink.close(1.0)
+        if child.poll() is None:
+            child.kill()
+    return Run(latencies, cpu, submit_calls)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (fraction 1.0 = the maximum)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def per_call(encode: Callable[[Frame], bytes], frame: Frame, repeat: int = 20_000) -> float:
+    """Microseconds per call, median of 5 runs."""
+    return median_seconds(lambda: [encode(frame) for _ in range(repeat)]) / repeat * 1e6
+
+
+def main() -> None:
+    frames = build_frames(FRAMES)
+    rows = []
+    for clients in CLIENT_COUNTS:
+        run = run_clients(clients, frames)
+        latency = [percentile(run.latencies, q) * 1e3 for q in (0.5, 0.99, 1.0) if run.latencies]
+        rows.append(
+            (
+                str(clients),
+                f"{len(run.latencies)}/{clients * FRAMES}",
+                *(latency if run.latencies else ["-"] * 3),
+                run.server_cpu / FRAMES * 1e6,
+                statistics.median(run.submit_calls) * 1e6,
+            )
+        )
+    print_table(
+        f"Socket server: {FRAMES} historic frames at {FRAME_RATE:g} frames/s, clients in a child"
+        " process",
+        [
+            "clients",
+            "lines",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "server CPU µs/frame",
+            "submit µs (wall)",
+        ],
+        rows,
+    )
+    print_table(
+        "The JSON encoding, paid once per frame in the server thread (only when a client listens)",
+        ["step", "µs"],
+        [("frame_to_json_line, historic BASE frame", per_call(frame_to_json_line, frames[0]))],
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--receive"]:
+        receive(*map(int, sys.argv[2:5]))  # type: ignore[arg-type]
+    else:
+        print(machine())
+        print()
+        main()

@@ -58,6 +58,7 @@ class FrameQueueProtocol:
         self._lock = threading.Lock()  # the decoder's counters are read by the main thread
         self.connections = 0
         self.overflow = 0
+        self.queue_wait = QUEUE_WAIT  # 0 once nobody will ever take from the queue
 
     def connection_made(self, description: str) -> None:
         with self._lock:
@@ -71,7 +72,7 @@ class FrameQueueProtocol:
             frames = self.decoder.feed(data, received_at)
         for frame in frames:
             try:
-                self._frames.put(frame, timeout=QUEUE_WAIT)
+                self._frames.put(frame, timeout=self.queue_wait)
             except queue.Full:
                 if not self.overflow:
                     log.error("the dispatcher is not taking frames: dropping them")
@@ -135,10 +136,16 @@ class Daemon:
     # -- control ---------------------------------------------------------------------------
 
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Ask `run` to stop and return; safe from a signal handler or another thread."""
+        """Ask `run` to stop and return, from another thread (see `stop_from_signal`)."""
         if self._stop_reason is None:
             self._stop_reason = reason
         self._wake.set()
+
+    def stop_from_signal(self, reason: str) -> None:
+        """`request_stop` for a signal handler. The handler runs in the main thread, which may
+        be inside the Event's lock at that moment: setting the Event from there could deadlock,
+        so a short-lived thread does it."""
+        threading.Thread(target=self.request_stop, args=(reason,), name="signal").start()
 
     def run(self) -> int:
         started: list[Sink] = []
@@ -258,16 +265,20 @@ class Daemon:
         """Stop reading, drain the queue through the guard, close every sink, in the budget."""
         deadline = time.monotonic() + SHUTDOWN_BUDGET
         self.notifier.stopping(self.status_line())
+        dispatching = self._dispatcher.healthy and self._dispatcher.is_alive()
+        if not dispatching:
+            self.protocol.queue_wait = 0.0  # the reader must not wait for a dead dispatcher
         self.source.stop()
         self._reader.join(_remaining(deadline))
         if self._reader.is_alive():
             log.error("the source did not stop in time")
-        try:
-            self._frames.put(_END, timeout=_remaining(deadline))
-        except queue.Full:
-            log.error("the dispatcher is not draining its queue")
-        self._dispatcher.join(_remaining(deadline))
-        if self._dispatcher.is_alive():
+        if dispatching:
+            try:
+                self._frames.put(_END, timeout=_remaining(deadline))
+            except queue.Full:
+                log.error("the dispatcher is not draining its queue")
+            self._dispatcher.join(_remaining(deadline))
+        if self._dispatcher.is_alive() or not dispatching:
             log.error("%d frames still queued for dispatch at exit", self._frames.qsize())
         if not self._close_sinks(self.sinks, deadline):
             status = EXIT_FAILURE

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def stop(signum: int, _: FrameType | None) -> None:
-        daemon.request_stop(f"received {signal.Signals(signum).name}")
+        daemon.stop_from_signal(f"received {signal.Signals(signum).name}")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable
 
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
 from teleinforeader.sources.base import ReaderProtocol, Source
@@ -40,15 +39,6 @@ def historic_frame(index: int, papp: int = 1800) -> bytes:
 def steady_line(count: int, start: int = 1_000_000) -> list[bytes]:
     """`count` frames of a small steady load, one chunk each."""
     return [historic_frame(start + n) for n in range(count)]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Poll `condition` until true; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout:.0f} s")
-        time.sleep(0.01)
 
 
 class MemorySource(Source):

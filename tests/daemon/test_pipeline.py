@@ -20,8 +20,8 @@ from tests.daemon.daemon_helpers import (
     NotifySocket,
     historic_frame,
     steady_line,
-    wait_for,
 )
+from tests.sources.source_helpers import wait_for
 
 
 class Running:
@@ -224,3 +224,20 @@ def test_the_state_directory_from_systemd_wins_and_is_created(tmp_path: Path) ->
     configured = tmp_path / "configured" / "deep"
     assert resolve_state_directory(str(configured), {}) == configured
     assert configured.is_dir()
+
+
+def test_a_dead_dispatcher_stops_the_daemon_and_the_reader_stops_waiting_for_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class RaisingSubmit(CollectingSink):
+        def submit(self, frame: object) -> None:
+            raise RuntimeError("submit broke its promise")
+
+    monkeypatch.setattr(daemon_module, "QUEUE_SIZE", 2)
+    one_chunk = b"".join(steady_line(40))  # a fast replay: many frames in one read
+    running = Running(Daemon(MemorySource([one_chunk]), [RaisingSubmit()]))
+    assert running.wait() == 1
+    assert "dispatch died" in caplog.text
+    assert "submit broke its promise" in caplog.text
+    wait_for(lambda: not running.daemon._reader.is_alive(), timeout=5)
+    assert running.daemon.counters()["overflow"] > 0

@@ -15,7 +15,8 @@ import pytest
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sinks.printer import PrinterSink
 from teleinforeader.tic import Frame, decode
-from tests.daemon.daemon_helpers import historic_frame, wait_for
+from tests.daemon.daemon_helpers import historic_frame
+from tests.sources.source_helpers import wait_for
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 

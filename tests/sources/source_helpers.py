@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import termios
 import threading
@@ -105,6 +106,7 @@ class PtyMeter:
     A pty carries no real line speed, but the speed the reader set is visible from the master,
     so the meter sends its frames only when the reader listens at `baud` and garbage otherwise,
     as a UART at the wrong speed would deliver. `baud=None` sends frames whatever the speed.
+    `frame` and `baud` may be changed while it runs: the meter switched to the other mode.
     """
 
     GARBAGE = bytes(range(0x80, 0x100))  # wrong-speed bytes: no STX, nothing decodable
@@ -119,7 +121,6 @@ class PtyMeter:
         self.path = os.ttyname(self.slave)
         self.sending = threading.Event()
         self.sending.set()
-        self.frames_sent = 0
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._send, daemon=True)
         self._thread.start()
@@ -138,11 +139,8 @@ class PtyMeter:
                 n += 1
             else:
                 data = self.GARBAGE
-            try:
+            with contextlib.suppress(BlockingIOError):  # a real line does not wait either
                 os.write(self.master, data)
-                self.frames_sent += data is not self.GARBAGE
-            except BlockingIOError:
-                pass  # the reader is away: a real line does not wait either
 
     def close(self) -> None:
         """Unplug: the pty disappears, the slave path with it."""

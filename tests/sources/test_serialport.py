@@ -102,9 +102,10 @@ def test_a_locked_mode_that_hears_no_frame_reopens_after_the_silence(
     assert len(warnings) == 1 and "no valid frame for 0.3 s" in warnings[0].getMessage()
 
 
-def test_silence_reopens_and_detects_again(
+def test_silence_reopens_and_detects_the_mode_the_meter_switched_to(
     historic_meter: PtyMeter, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The distributor switches the Linky to standard mode: silence, then 9600 baud frames."""
     protocol = DecodingProtocol()
     source = SerialSource(historic_meter.path, silence_timeout=0.5, **FAST)
     caplog.set_level(logging.INFO, LOGGER)
@@ -112,14 +113,17 @@ def test_silence_reopens_and_detects_again(
         wait_for(lambda: source.line_mode == "historic")
         historic_meter.sending.clear()
         wait_for(lambda: source.counters()["silences"] >= 1)
-        frames_before = len(protocol.frames)
+        historic_meter.frame, historic_meter.baud = standard_frame, 9600
         historic_meter.sending.set()
-        wait_for(lambda: len(protocol.frames) > frames_before + 2)
-        assert source.line_mode == "historic"
+        wait_for(lambda: source.line_mode == "standard")
+        wait_for(lambda: protocol.frames[-1].mode == "standard")
+    assert historic_meter.reader_baud() == 9600
+    assert protocol.decoder.stats.mode_switches == 1
     assert source.counters()["opens"] >= 2
     assert source.counters()["reconnects"] == source.counters()["opens"] - 1
     messages = [r.getMessage() for r in caplog.records]
     assert any("valid frames again" in message for message in messages)
+    assert any("standard mode detected" in message for message in messages)
 
 
 def test_stop_interrupts_a_blocking_read_at_once(historic_meter: PtyMeter) -> None:

@@ -323,7 +323,8 @@ class Daemon:
 
     def summary(self) -> str:
         """The periodic log line: every counter that is not zero, then each sink's figures."""
-        parts = [_format_counters(self.counters())]
+        counters = self.counters()
+        parts = [f"frames={counters.pop('frames')} {_format_counters(counters)}"]
         source_counters = self.source.counters()
         if source_counters:
             parts.append(f"{self.source.name}: {_format_counters(source_counters)}")

@@ -175,3 +175,21 @@ def test_an_uncreatable_state_directory_exits_73_with_one_line(tmp_path: Path) -
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1, lines
     assert str(blocker / "state") in lines[0]
+
+
+def test_a_dying_sink_makes_the_process_exit_1(tmp_path: Path) -> None:
+    """`--print | head -1`: once stdout is closed the print sink is dead, and so the daemon."""
+    process = start(replay_config(tmp_path), daemon_environment(), "--print")
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = stderr.decode()
+    assert process.returncode == 1, log
+    assert "stdout was closed" in log
+    assert "the print sink died: exiting for a restart" in log

@@ -29,6 +29,25 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## demo: the whole daemon on a simulated meter (DEMO_PROFILE=standard-tri, ...); Ctrl-C stops it
+# It needs neither the dev tools nor MariaDB: only the package, in the same .venv.
+DEMO_PROFILE ?= historic-base
+DEMO_STAMP   := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	@mkdir -p state
+	@sed 's/^profile = .*/profile = "$(DEMO_PROFILE)"/' config/demo.toml > state/demo.toml
+	@echo "Simulated $(DEMO_PROFILE) meter -> SQLite in ./state -> JSON lines on 127.0.0.1:50007."
+	@echo "Watch the frames from another terminal: $(BIN)/teleinforeader tail"
+	@echo "Ctrl-C stops the daemon."
+	$(BIN)/teleinforeader run --config state/demo.toml
+
 ## bench: every benchmark, one table each
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

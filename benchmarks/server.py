@@ -14,6 +14,7 @@ counts encoding once plus one send per client. `submit` (the dispatch thread's c
 from __future__ import annotations
 
 import json
+import random
 import selectors
 import socket
 import statistics
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import Callable, NamedTuple
 
 from benchmarks.common import machine, median_seconds, print_table
+from benchmarks.decode import _historic_base as historic_base_groups
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server import ServerSink
@@ -36,23 +38,15 @@ INDEX_MARK = b'"BASE":"'
 
 
 def build_frames(count: int) -> list[Frame]:
-    groups = {
-        "ADCO": "021861348497",
-        "OPTARIF": "BASE",
-        "ISOUSC": "45",
-        "BASE": "",
-        "PTEC": "TH..",
-        "IINST": "010",
-        "IMAX": "090",
-        "PAPP": "02380",
-        "HHPHC": "A",
-        "MOTDETAT": "000000",
-    }
+    """Realistic historic frames (varying power and current) whose BASE index is their number."""
+    rng = random.Random(54)
     now = datetime.now()
-    return [
-        decode(encode_frame(dict(groups, BASE=f"{n:09d}"), "historic"), received_at=now)[0]
-        for n in range(count)
-    ]
+    frames = []
+    for n in range(count):
+        groups = [(label, f"{n:09d}" if label == "BASE" else value) for label, value in
+                  historic_base_groups(n, rng)]  # fmt: skip
+        frames += decode(encode_frame(groups, "historic"), received_at=now)
+    return frames
 
 
 def receive(port: int, clients: int, frames: int) -> None:

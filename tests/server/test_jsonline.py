@@ -15,57 +15,35 @@ from tests.server.server_helpers import DATA, HISTORIC_BASE, capture_frames, his
 SEED_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
 TELEINFOMONITOR_NUMBERS = ("ISOUSC", "BASE", "IINST", "IMAX", "PAPP")
 
-# One single-phase frame per historic tariff option, every value at its full width.
+
+def single_phase(option: str, before_period: dict, period: str, after_period: dict) -> dict:
+    """A single-phase historic frame of tariff `option`, every value at its full width."""
+    return {
+        "ADCO": "021861348497",
+        "OPTARIF": option,
+        "ISOUSC": "60",
+        **before_period,
+        "PTEC": period,
+        **after_period,
+        "IINST": "059",
+        "ADPS": "061",
+        "IMAX": "090",
+        "PAPP": "13900",
+        "HHPHC": "A",
+        "MOTDETAT": "000000",
+    }
+
+
+TEMPO_INDEXES = ("BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR")
 HISTORIC_SINGLE_PHASE = {
     "BASE": HISTORIC_BASE,
-    "HC": {
-        "ADCO": "021861348497",
-        "OPTARIF": "HC..",
-        "ISOUSC": "60",
-        "HCHC": "123456789",
-        "HCHP": "987654321",
-        "PTEC": "HP..",
-        "IINST": "059",
-        "ADPS": "061",
-        "IMAX": "090",
-        "PAPP": "13900",
-        "HHPHC": "A",
-        "MOTDETAT": "000000",
-    },
-    "EJP": {
-        "ADCO": "021861348497",
-        "OPTARIF": "EJP.",
-        "ISOUSC": "60",
-        "EJPHN": "123456789",
-        "EJPHPM": "987654321",
-        "PEJP": "30",
-        "PTEC": "PM..",
-        "IINST": "059",
-        "ADPS": "061",
-        "IMAX": "090",
-        "PAPP": "13900",
-        "HHPHC": "A",
-        "MOTDETAT": "000000",
-    },
-    "Tempo": {
-        "ADCO": "021861348497",
-        "OPTARIF": "BBR(",
-        "ISOUSC": "60",
-        "BBRHCJB": "123456789",
-        "BBRHPJB": "123456789",
-        "BBRHCJW": "123456789",
-        "BBRHPJW": "123456789",
-        "BBRHCJR": "123456789",
-        "BBRHPJR": "123456789",
-        "PTEC": "HPJR",
-        "DEMAIN": "ROUG",
-        "IINST": "059",
-        "ADPS": "061",
-        "IMAX": "090",
-        "PAPP": "13900",
-        "HHPHC": "A",
-        "MOTDETAT": "000000",
-    },
+    "HC": single_phase("HC..", {"HCHC": "123456789", "HCHP": "987654321"}, "HP..", {}),
+    "EJP": single_phase(
+        "EJP.", {"EJPHN": "123456789", "EJPHPM": "987654321", "PEJP": "30"}, "PM..", {}
+    ),
+    "Tempo": single_phase(
+        "BBR(", dict.fromkeys(TEMPO_INDEXES, "123456789"), "HPJR", {"DEMAIN": "ROUG"}
+    ),
 }
 
 

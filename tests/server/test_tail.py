@@ -15,9 +15,10 @@ import pytest
 from teleinforeader.commands.tail import DEFAULT_PORT, EX_NOPERM, describe, parse_address
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sinks.server import ServerSink
-from tests.server.server_helpers import WAIT, capture_frames, connected, historic_frame, wait_until
+from tests.server.server_helpers import capture_frames, connected, historic_frame, wait_until
 
 Start = Callable[..., ServerSink]
+PROCESS_WAIT = 30.0  # seconds: a Python start-up on a loaded CI machine can take several
 
 
 @pytest.mark.parametrize(
@@ -93,6 +94,14 @@ def tail() -> Iterator[Callable[..., subprocess.Popen]]:
         process.stderr.close()  # type: ignore[union-attr]
 
 
+def expect_frame(process: subprocess.Popen, sink: ServerSink, index: int) -> None:
+    """Submit frame `index`: the tail process prints it as its last line, then exits 0."""
+    sink.submit(historic_frame(index))
+    out, err = process.communicate(timeout=PROCESS_WAIT)
+    assert process.returncode == 0, err
+    assert out.split()[-2] == f"{index / 1000:.3f}"
+
+
 def address_of(sink: ServerSink) -> str:
     host, port = sink.address  # type: ignore[misc]
     return f"{host}:{port}"
@@ -104,12 +113,12 @@ def test_tail_prints_readable_lines_then_json(start_server: Start, tail: Callabl
     readable = tail(address_of(sink), "--count", "2")
     wait_until(connected(sink, 1))
     sink.submit(historic_frame(2000))
-    out, err = readable.communicate(timeout=WAIT)
+    out, err = readable.communicate(timeout=PROCESS_WAIT)
     assert readable.returncode == 0, err
     assert [line.split()[-2] for line in out.splitlines()] == ["1.000", "2.000"]
     assert f"connected to {address_of(sink)}" in err
     raw = tail(address_of(sink), "--json", "--count", "1")
-    out, _ = raw.communicate(timeout=WAIT)
+    out, _ = raw.communicate(timeout=PROCESS_WAIT)
     assert json.loads(out)["frame"]["BASE"] == "000002000"
 
 
@@ -124,10 +133,7 @@ def test_tail_reconnects_when_the_daemon_restarts(start_server: Start, tail: Cal
     )
     second = start_server(port=first.address[1])  # type: ignore[index]
     wait_until(connected(second, 1))
-    second.submit(historic_frame(2))
-    out, err = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, err
-    assert out.split()[-2] == "0.002"
+    expect_frame(process, second, 2)
 
 
 def test_tail_waits_for_a_daemon_not_started_yet(start_server: Start, tail: Callable) -> None:
@@ -136,11 +142,7 @@ def test_tail_waits_for_a_daemon_not_started_yet(start_server: Start, tail: Call
     probe.close(1.0)
     process = tail(f"127.0.0.1:{port}", "--count", "1")
     assert "Connection refused; retrying" in process.stderr.readline()
-    sink = start_server(port=port)
-    sink.submit(historic_frame(3))
-    out, err = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, err
-    assert out.split()[-2] == "0.003"
+    expect_frame(process, start_server(port=port), 3)
 
 
 def test_tail_stops_quietly_on_ctrl_c(start_server: Start, tail: Callable) -> None:
@@ -149,7 +151,7 @@ def test_tail_stops_quietly_on_ctrl_c(start_server: Start, tail: Callable) -> No
     process = tail(address_of(sink))
     assert process.stdout.readline()
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=WAIT)
+    _, err = process.communicate(timeout=PROCESS_WAIT)
     assert process.returncode == 0
     assert "Traceback" not in err
 
@@ -157,7 +159,7 @@ def test_tail_stops_quietly_on_ctrl_c(start_server: Start, tail: Callable) -> No
 def test_tail_gives_up_when_the_allow_list_refuses_it(start_server: Start, tail: Callable) -> None:
     sink = start_server(allow=("192.0.2.0/24",))
     process = tail(address_of(sink))
-    _, err = process.communicate(timeout=WAIT)
+    _, err = process.communicate(timeout=PROCESS_WAIT)
     assert process.returncode == EX_NOPERM
     assert "refuses this machine (server.allow)" in err
 
@@ -172,10 +174,7 @@ def test_tail_retries_when_the_daemon_is_full(start_server: Start, tail: Callabl
     )
     occupant.kill()
     occupant.wait()
-    sink.submit(historic_frame(5))  # it gets it live, or on connecting: the latest frame
-    out, err = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, err
-    assert out.split()[-2] == "0.005"
+    expect_frame(process, sink, 5)  # received live, or on connecting as the latest frame
 
 
 def test_tail_imports_neither_the_decoder_nor_the_server(start_server: Start) -> None:
@@ -190,6 +189,10 @@ def test_tail_imports_neither_the_decoder_nor_the_server(start_server: Start) ->
         "print('heavy:', heavy, file=sys.stderr)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_WAIT,
+        check=True,
     )
     assert "heavy: []" in result.stderr

@@ -37,7 +37,7 @@ def line_seconds(nbytes: int, baud: int, speed: float) -> float:
 
 def check_speed(speed: float) -> float:
     if speed < 0:
-        raise ValueError(f"speed must be 0 (as fast as possible) or positive, not {speed}")
+        raise ValueError(f"source.speed must be 0 (as fast as possible) or positive, not {speed}")
     return float(speed)
 
 
@@ -71,6 +71,10 @@ class PacedSource(Source):
     @abc.abstractmethod
     def describe(self) -> str:
         """What `connection_made` announces."""
+
+    @property
+    def pace(self) -> str:
+        return "as fast as possible" if self.speed == 0 else f"{self.speed:g}x line pace"
 
     @abc.abstractmethod
     def chunks(self) -> Generator[bytes, None, None]:

@@ -62,8 +62,8 @@ class ReplaySource(PacedSource):
         self._passes = 0
 
     def describe(self) -> str:
-        pace = "as fast as possible" if self.speed == 0 else f"{self.speed:g}x line pace"
-        return f"replay of {self.path} ({self.baud} baud, {pace}{', looping' if self.loop else ''})"
+        looping = ", looping" if self.loop else ""
+        return f"replay of {self.path} ({self.baud} baud, {self.pace}{looping})"
 
     def chunks(self) -> Generator[bytes, None, None]:
         with open(self.path, "rb") as capture:

@@ -36,6 +36,8 @@ BASE, HCHP, TEMPO = "base", "hchp", "tempo"
 
 @dataclass(frozen=True)
 class Profile:
+    """A kind of meter and contract."""
+
     name: str
     mode: str  # historic | standard
     tariff: str  # base | hchp | tempo
@@ -115,7 +117,11 @@ class _Maximum:
 
 
 class Simulator:
-    """A meter of `profile` (a key of PROFILES) and its household, from `start` (UTC)."""
+    """A meter of `profile` (a key of PROFILES) and its household, from `start` (aware).
+
+    The clock moves by each frame's time on the line, or by `seconds_per_frame` when given
+    (60: a day in 1440 frames, for tests and demos of what happens over days).
+    """
 
     def __init__(
         self,
@@ -410,8 +416,9 @@ class Simulator:
             piece = min(seconds, to_grid)
             self._credit(piece)
             seconds -= piece
-            if piece == to_grid:
-                self.utc = datetime.fromtimestamp(stamp + to_grid, timezone.utc)
+            if piece == to_grid:  # on the grid line exactly, whatever the float rounding
+                grid_line = round((stamp + to_grid) / MEAN_VOLTAGE_PERIOD) * MEAN_VOLTAGE_PERIOD
+                self.utc = datetime.fromtimestamp(grid_line, timezone.utc)
                 self._close_periods()
             else:
                 self.utc += timedelta(seconds=piece)
@@ -471,8 +478,8 @@ class SimulatorSource(PacedSource):
         super().__init__(self.simulator.baud, speed, chunk_size)
 
     def describe(self) -> str:
-        pace = "as fast as possible" if self.speed == 0 else f"{self.speed:g}x line pace"
-        return f"simulated {self.simulator.profile.name} meter (seed {self.simulator.seed}, {pace})"
+        simulator = self.simulator
+        return f"simulated {simulator.profile.name} meter (seed {simulator.seed}, {self.pace})"
 
     def chunks(self) -> Generator[bytes, None, None]:
         yield from chunked(self.simulator.frames(), self.chunk_size)

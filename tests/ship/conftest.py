@@ -1,4 +1,4 @@
-"""Shared fixtures for the shipping tests: the repository, the unit file, system tools."""
+"""Shared fixtures for the shipping tests: the unit file as systemd reads it, system tools."""
 
 from __future__ import annotations
 
@@ -25,11 +25,6 @@ def read_unit(path: Path) -> dict[str, list[str]]:
         key, _, value = line.partition("=")
         settings.setdefault(f"{section}.{key.strip()}", []).append(value.strip())
     return settings
-
-
-@pytest.fixture(scope="session")
-def repository() -> Path:
-    return REPOSITORY
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from teleinforeader import settings
+from teleinforeader.cli import build_parser
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 UNIT_FILE = REPOSITORY / "config" / "teleinforeader.service"
@@ -98,6 +99,9 @@ def test_runs_the_installed_daemon_with_the_default_config(unit):
     command = exec_start(unit)
     assert command[0] == "/opt/teleinforeader/venv/bin/teleinforeader"
     assert command[1:] == ["run", "--config", str(settings.DEFAULT_CONFIG_PATH)]
+    parser, _ = build_parser("run")
+    arguments = parser.parse_args(command[1:])
+    assert arguments.config == settings.DEFAULT_CONFIG_PATH
     assert unit["Service.ConfigurationDirectory"] == [settings.DEFAULT_CONFIG_PATH.parent.name]
     assert unit["Service.StateDirectory"] == [settings.DEFAULT_STATE_DIRECTORY.name]
 

@@ -27,7 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="stop after this long (default: at Ctrl-C)",
     )
-    parser.add_argument("--mode", choices=MODES, default="auto", help="default: auto")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="auto",
+        help="historic or standard pins the speed, so that the capture holds no bytes read at "
+        "the wrong speed while it is being detected (default: auto)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 

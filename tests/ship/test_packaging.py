@@ -88,13 +88,15 @@ def test_wheel_metadata_carries_the_pyproject_version_and_the_console_script(
     assert "teleinforeader=teleinforeader.cli:main" in entry_points.replace(" ", "")
 
 
-def test_sdist_holds_the_package_licence_changelog_and_build_files(sdist, project_version):
+def test_sdist_holds_the_package_licence_changelog_and_installation_files(sdist, project_version):
     root = f"teleinforeader-{project_version}"
     with tarfile.open(sdist) as archive:
         names = {name.removeprefix(f"{root}/") for name in archive.getnames()}
         metadata = email.message_from_bytes(archive.extractfile(f"{root}/PKG-INFO").read())
     assert package_modules() <= names
     assert {"LICENSE", "Changelog.md", "README.md", "pyproject.toml"} <= names
+    installation = {"teleinforeader.service", "teleinforeader.sysusers", "teleinforeader.toml"}
+    assert {f"config/{name}" for name in installation} <= names
     assert metadata["Version"] == project_version
 
 

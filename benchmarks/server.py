@@ -7,8 +7,11 @@ when each line arrived, on the monotonic clock both processes share. Latency the
 the client side's scheduling on a shared machine: it is an upper bound of the server's part.
 
 CPU per frame is the server thread's own CPU clock over the run divided by the frames, so it
-counts encoding once plus one send per client. `submit` (the dispatch thread's cost) and
-`frame_to_json_line` alone are timed too: they decide where the encoding is cheapest to do.
+counts encoding once plus one send per client. `submit` is what the dispatch thread pays: an
+append and a wake-up byte, in wall time (which includes handing the GIL to the woken server
+thread). `frame_to_json_line` alone is timed too: encoding in `submit` would add that to the
+dispatch thread for every frame, even with no client connected, where the server thread pays it
+only when someone listens.
 """
 
 from __future__ import annotations

@@ -290,3 +290,29 @@ def test_teleinfomonitor_style_client_decodes_every_historic_frame(
         for frame in frames:
             sink.submit(frame)
             assert teleinfomonitor_read(monitor) == dict(frame)
+
+
+def test_out_of_descriptors_pauses_accepting_then_recovers(
+    start_server: Start, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    import resource
+
+    sink = start_server()
+    sink.submit(historic_frame(11))
+    first = connect(sink.address)
+    assert first.read_index() == 11
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with socket.socket() as starved:
+        starved.settimeout(WAIT)
+        # The lowest free descriptor is the starved socket's: below the limit, all are taken.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (starved.fileno() + 1, hard))
+        try:
+            starved.connect(sink.address)  # the kernel completes it; accept() gets EMFILE
+            wait_until(lambda: "cannot accept a client" in caplog.text)
+            sink.submit(historic_frame(12))
+            assert first.read_index() == 12  # those already connected are still served
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        message = json.loads(starved.recv(1024))  # accepted once the pause is over
+        assert message["frame"]["BASE"] == "000000012"
+    assert counter(sink, "connects") == 2

@@ -69,20 +69,17 @@ class ServerSink(Sink):
         self._refusal_logged_at = -REFUSAL_LOG_INTERVAL
         self._worker: Worker | None = None
         self.address: tuple[str, int] | None = None
-        self._counters = dict.fromkeys(
-            (
-                "frames",
-                "connects",
-                "refused",
-                "dropped_slow",
-                "disconnects",
-                "frames_sent",
-                "bytes_sent",
-                "bytes_received",
-                "handoff_dropped",
-            ),
-            0,
-        )
+        self._counters = {
+            "frames": 0,  # taken from the hand-off and broadcast
+            "connects": 0,  # connections accepted by the kernel, refused ones included
+            "refused": 0,  # over max_clients or outside the allow list
+            "dropped_slow": 0,  # clients disconnected because their queue was full
+            "disconnects": 0,  # served clients gone, for whatever reason
+            "frames_sent": 0,  # lines handed to a client (sent or queued), over all clients
+            "bytes_sent": 0,  # bytes the kernel took, over all clients
+            "bytes_received": 0,  # bytes clients sent us, read and thrown away
+            "handoff_dropped": 0,  # oldest frames lost because the server thread lagged
+        }
 
     # -- the pipeline's side -------------------------------------------------------------------
 

@@ -278,6 +278,7 @@ def _refused(source: str, where: str, expected: str, value: Any, reason: str = "
 
 
 def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> ConfigError:
+    name = "".join(_escape_control(char) for char in name)  # a quoted key may hold a newline
     hints = typing.get_type_hints(cls)
     tables = [key for key, annotation in hints.items() if dataclasses.is_dataclass(annotation)]
     if isinstance(value, dict):
@@ -343,6 +344,8 @@ def _unreadable(path: str) -> str:
             return ""
     except OSError as error:
         return error.strerror or str(error)
+    except ValueError:  # a NUL byte, which TOML strings may hold and paths may not
+        return "not a path"
 
 
 def _check_source(source_settings: SourceSettings, source: str) -> SourceSettings:
@@ -386,6 +389,8 @@ def _read_password(path: str, where: str) -> str:
         reason = error.strerror or str(error)
     except UnicodeDecodeError:
         reason = "not UTF-8 text"
+    except ValueError:  # a NUL byte, which TOML strings may hold and paths may not
+        reason = "not a path"
     raise ConfigError(f"{where}: expected a readable file, found {toml_value(path)} ({reason})")
 
 

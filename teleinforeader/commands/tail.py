@@ -76,8 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the raw JSON lines")
     parser.add_argument(
-        "--count", type=int, default=0, metavar="N", help="stop after N frames (0 = never)"
+        "--count", type=_count, default=0, metavar="N", help="stop after N frames (0 = never)"
     )
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of frames, 0 or more")
+    return int(text)
 
 
 def _number(frame: Mapping[str, str], label: str) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Callable
 
 import pytest
 
+from teleinforeader.cli import main
 from teleinforeader.commands.tail import DEFAULT_PORT, EX_NOPERM, describe, parse_address
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sinks.server import ServerSink
@@ -41,6 +43,14 @@ def test_parse_address(text: str, expected: tuple[str, int]) -> None:
 def test_parse_address_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         parse_address(text)
+
+
+@pytest.mark.parametrize("count", ["-1", "two"])
+def test_count_must_be_a_number_of_frames(count: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tail", "--count", count])
+    assert exit_info.value.code == 2
+    assert "expected a number of frames" in capsys.readouterr().err
 
 
 def test_describe_historic_frame() -> None:
@@ -196,3 +206,18 @@ def test_tail_imports_neither_the_decoder_nor_the_server(start_server: Start) ->
         check=True,
     )
     assert "heavy: []" in result.stderr
+
+
+def test_tail_reports_a_peer_that_is_not_a_teleinforeader(tail: Callable) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as impostor:
+        impostor.settimeout(PROCESS_WAIT)
+        host, port = impostor.getsockname()
+        process = tail(f"{host}:{port}")
+        peer, _ = impostor.accept()
+        with peer:
+            peer.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        assert "connected to" in process.stderr.readline()
+        assert "not a JSON line" in process.stderr.readline()
+        process.kill()
+        assert process.wait(PROCESS_WAIT) != 0
+        assert process.stdout.read() == ""

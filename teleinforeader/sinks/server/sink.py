@@ -170,11 +170,10 @@ class ServerSink(Sink):
         return any(client.pending for client in self._clients.values())
 
     def _drain_wake(self) -> None:
-        try:
-            while self._wake_reader.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
+        # One read is enough: at most a few bytes wait (see submit), and the selector is
+        # level-triggered, so anything left wakes us again.
+        with contextlib.suppress(BlockingIOError):
+            self._wake_reader.recv(4096)
         # After the read (a byte sent meanwhile must stay to wake us) and before the hand-off
         # is read (a frame appended before this line is broadcast in this round).
         self._wake_pending = False

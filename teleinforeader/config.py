@@ -46,16 +46,6 @@ EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus= keeps a broken
 MASK = "********"
 NO_FILE = "built-in defaults"  # names the source of the settings when no file was read
 
-# Simulator profiles, for when the simulator module is not installed alongside.
-_FALLBACK_PROFILES = (
-    "historic-base",
-    "historic-hchp",
-    "historic-tempo",
-    "standard-mono",
-    "standard-tri",
-    "standard-producer",
-)
-
 
 class ConfigError(Exception):
     """A mistake in the configuration; str() is the whole one-line message."""
@@ -167,11 +157,9 @@ class Array:
 
 
 def _simulator_profiles() -> Sequence[str]:
-    """The simulator's own list when it is there: one list, no copy to fall out of step."""
-    try:
-        from teleinforeader.sources.simulator import PROFILES  # type: ignore[attr-defined]
-    except ImportError:
-        return _FALLBACK_PROFILES
+    """Imported only when a file names a profile: the simulator brings the encoder in."""
+    from teleinforeader.sources.simulator import PROFILES
+
     return tuple(PROFILES)
 
 

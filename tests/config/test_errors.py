@@ -106,7 +106,8 @@ BROKEN: list[tuple[str, str, str]] = [
         "unknown simulator profile",
         '[source]\nprofile = "historic-hc"\n',
         '{file}: [source] profile: expected one of "historic-base", "historic-hchp", '
-        '"historic-tempo", "standard-mono", "standard-tri", "standard-producer", '
+        '"historic-tempo", "historic-tri", "standard-mono", "standard-tri", '
+        '"standard-producer", '
         'found "historic-hc" (did you mean "historic-hchp"?)',
     ),
     (

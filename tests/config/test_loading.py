@@ -22,6 +22,7 @@ from teleinforeader.settings import (
     ServerSettings,
     Settings,
 )
+from teleinforeader.sources.simulator import PROFILES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,6 +126,12 @@ def test_every_example_key_has_a_comment_in_its_section() -> None:
     for header in headers:
         following = text.split(f"\n{header}\n", 1)[1]
         assert following.startswith("#"), f"{header} has no comment"
+
+
+def test_example_lists_every_simulator_profile() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for name in PROFILES:
+        assert f'"{name}"' in text
 
 
 def test_rules_name_only_real_keys() -> None:

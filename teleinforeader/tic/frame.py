@@ -22,7 +22,7 @@ Typed = Union[int, str]
 
 
 class Rejection(NamedTuple):
-    """A group the decoder refused, and why (`reason` is one of `decoder.REASONS`)."""
+    """A group the decoder refused, and why (`reason`: one of the reasons in `tic/groups.py`)."""
 
     reason: str
     label: str | None

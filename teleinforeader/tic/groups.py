@@ -11,11 +11,10 @@ moving indexes), and a dictionary hit is an order of magnitude cheaper than a pa
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import NamedTuple, Union
 
-from teleinforeader.tic.labels import HISTORIC, HORODATE_RE, LABEL_RE, LABELS
+from teleinforeader.tic.labels import HISTORIC, HORODATE_RE, LABEL_RE, LABELS, STANDARD
 
 MAX_GROUP = 128  # the longest standard group (PJOURF+1) is 111 bytes
 
@@ -29,9 +28,10 @@ DUPLICATE = "duplicate"  # the same label twice in one frame: the second one is 
 
 _SP = 0x20
 _HT = 0x09
-# Inside a group (LF and CR excluded) only printable ASCII and, in standard mode, HT may appear.
-_CONTROL_RE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_HT_IN_HISTORIC_RE = re.compile(rb"\t")
+# Inside a group (LF and CR excluded) only printable ASCII and, in standard mode, HT may appear:
+# deleting those characters must leave nothing (bytes.translate is one C pass, faster than re).
+_PRINTABLE = bytes(range(0x20, 0x7F))
+_ALLOWED = {HISTORIC: _PRINTABLE, STANDARD: _PRINTABLE + b"\t"}
 
 
 class Group(NamedTuple):
@@ -76,7 +76,7 @@ def parse_group(group: bytes, mode: str) -> GroupResult:
         return Refused(TOO_LONG, None)
     standard = mode != HISTORIC
     sep = b"\t" if standard else b" "
-    if _CONTROL_RE.search(group) or (not standard and _HT_IN_HISTORIC_RE.search(group)):
+    if group.translate(None, _ALLOWED[mode]):
         return Refused(CHARSET, _label_of(group, sep))
     if len(group) < 4 or group[-2] != (_HT if standard else _SP):
         return Refused(MALFORMED, _label_of(group, sep))
@@ -94,10 +94,10 @@ def parse_group(group: bytes, mode: str) -> GroupResult:
             return Refused(MALFORMED, _label_of(group, sep))
     else:
         return Refused(MALFORMED, _label_of(group, sep))
-    if not LABEL_RE.fullmatch(raw_label):
-        return Refused(FORMAT, None)
     label = raw_label.decode("ascii")
     spec = LABELS[mode].get(label)
+    if spec is None and not LABEL_RE.fullmatch(raw_label):
+        return Refused(FORMAT, None)
     if horodate is not None and not _valid_horodate(horodate):
         return Refused(FORMAT, label)
     if spec is None:

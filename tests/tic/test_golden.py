@@ -547,12 +547,15 @@ def test_capture_decodes_to_exactly_these_frames(case: Case, capture) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-def test_capture_fed_byte_by_byte_gives_the_same_frames(case: Case, capture) -> None:
+def test_capture_fed_byte_by_byte_gives_the_same_frames_and_counts(case: Case, capture) -> None:
     data = case.convert(capture(case.name))
     whole = Decoder().feed(data)
     decoder = Decoder()
     pieces = [decoder.feed(data[i : i + 1]) for i in range(len(data))]
     assert [frame for piece in pieces for frame in piece] == whole
+    reference = Decoder()
+    reference.feed(data)
+    assert decoder.stats.as_dict() == reference.stats.as_dict()
 
 
 def test_linkytic_issue_log_lines(capture) -> None:

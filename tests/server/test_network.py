@@ -89,8 +89,15 @@ def test_ipv6_loopback_listener() -> None:
 
 
 def test_port_in_use_is_an_error() -> None:
-    with open_listener("127.0.0.1", 0) as taken, pytest.raises(OSError):
-        open_listener("127.0.0.1", taken.getsockname()[1])
+    with open_listener("127.0.0.1", 0) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=rf"cannot listen on 127\.0\.0\.1:{port}: .*in use"):
+            open_listener("127.0.0.1", port)
+
+
+def test_unknown_host_is_an_error_naming_it() -> None:
+    with pytest.raises(OSError, match=r"cannot listen on no-such-host\.invalid:50007"):
+        open_listener("no-such-host.invalid", 50007)
 
 
 def test_client_socket_options() -> None:

@@ -25,23 +25,31 @@ IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
-    """A non-blocking listening socket; "::" also accepts IPv4 where the system allows it."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, _, _, _, address = infos[0]
-    dual_stack = family == socket.AF_INET6 and socket.has_dualstack_ipv6()
-    listener = socket.create_server(
-        address,
-        family=family,
-        backlog=max(backlog, LISTEN_BACKLOG),
-        reuse_port=False,
-        dualstack_ipv6=dual_stack and ipaddress.ip_address(address[0]).is_unspecified,
-    )
+    """A non-blocking listening socket; "::" also accepts IPv4 where the system allows it.
+
+    Raises OSError naming the address (port taken, no such host or interface).
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, _, _, _, address = infos[0]
+        dual_stack = family == socket.AF_INET6 and socket.has_dualstack_ipv6()
+        listener = socket.create_server(
+            address,
+            family=family,
+            backlog=max(backlog, LISTEN_BACKLOG),
+            dualstack_ipv6=dual_stack and ipaddress.ip_address(address[0]).is_unspecified,
+        )
+    except OSError as error:
+        where = format_peer((host, port))
+        raise OSError(error.errno, f"cannot listen on {where}: {error.strerror}") from error
     listener.setblocking(False)
     return listener
 
 
 def format_peer(address: tuple) -> str:
-    """ "192.0.2.1:50007" or "[2001:db8::1]:50007", for logs and the tail command alike."""
+    """An address as people write it: 192.0.2.1:50007, [2001:db8::1]:50007."""
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

@@ -52,5 +52,9 @@ demo: $(DEMO_STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+## fuzz: the decoder and the configuration loader on random and damaged input, for ten minutes
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.campaign --seconds $(or $(FUZZ_SECONDS),600)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -13,6 +13,8 @@ from teleinforeader.sinks.server import ServerSink
 from teleinforeader.tic import Frame, decode, encode_frame
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+# Captures under licences that keep them out of the project, next to the repository when present.
+SHARED_CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
 WAIT = 10.0  # seconds: generous, a loaded CI machine must not make a test flaky
 
 HISTORIC_BASE = {

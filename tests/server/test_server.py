@@ -15,9 +15,10 @@ import pytest
 
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server import ServerSink, create_server_sink
-from teleinforeader.tic import decode, encode_frame
+from teleinforeader.tic import Frame, decode, encode_frame
 from tests.server.server_helpers import (
     DATA,
+    SHARED_CAPTURES,
     WAIT,
     LineClient,
     capture_frames,
@@ -284,7 +285,23 @@ def test_teleinfomonitor_style_client_decodes_every_historic_frame(
     for path in sorted(DATA.glob("historic-*.bin")):
         frames += capture_frames(path.name)
     assert len(frames) > 15
-    sink = start_server()
+    feed_teleinfomonitor(start_server(), frames)
+
+
+@pytest.mark.skipif(not SHARED_CAPTURES.is_dir(), reason=f"{SHARED_CAPTURES} is not here")
+def test_teleinfomonitor_style_client_decodes_every_shared_historic_capture(
+    start_server: Start,
+) -> None:
+    """Captures whose licence keeps them out of the project, read where they lie."""
+    frames = []
+    for path in sorted(SHARED_CAPTURES.glob("historic-*.bin")):
+        frames += decode(path.read_bytes(), received_at=datetime.now())
+    assert len(frames) > 300
+    feed_teleinfomonitor(start_server(), frames)
+
+
+def feed_teleinfomonitor(sink: ServerSink, frames: list[Frame]) -> None:
+    """One frame at a time, as a meter paces them: each line is read and checked first."""
     with socket.create_connection(sink.address, timeout=WAIT) as monitor:
         wait_until(connected(sink, 1))
         for frame in frames:

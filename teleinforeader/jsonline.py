@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from teleinforeader.tic import Frame
+if TYPE_CHECKING:
+    from teleinforeader.tic import Frame
 
 PROTOCOL_VERSION = 1
 SEED_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"

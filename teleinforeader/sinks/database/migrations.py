@@ -34,7 +34,8 @@ class Dialect(NamedTuple):
     name: str
     quote_char: str
     types: dict[str, str]  # logical type -> SQL type; "{length}" is filled in for TEXT
-    insert_ignore: str  # the statement that skips a row whose key already exists
+    insert: str  # how an insert starts
+    on_duplicate: str  # how it ends so that a row whose key exists is skipped, nothing else
     table_options: str
     comments: bool  # column comments (MariaDB: the schema documents itself)
 
@@ -53,7 +54,11 @@ class Dialect(NamedTuple):
     def insert_sql(self, table: Table) -> str:
         names = ", ".join(self.quote(name) for name in table.column_names)
         marks = ", ".join("?" for _ in table.columns)
-        return f"{self.insert_ignore} {self.quote(table.name)} ({names}) VALUES ({marks})"
+        return self.insert_into(table.name, names, marks, table.key[0])
+
+    def insert_into(self, table: str, names: str, values: str, key: str) -> str:
+        on_duplicate = self.on_duplicate.format(key=self.quote(key))
+        return f"{self.insert} {self.quote(table)} ({names}) VALUES ({values}){on_duplicate}"
 
 
 def sql_string(text: str) -> str:
@@ -65,7 +70,9 @@ MARIADB = Dialect(
     name="mariadb",
     quote_char="`",
     types={TIMESTAMP: "DATETIME(6)", INTEGER: "INT", TEXT: "VARCHAR({length})", JSON_TEXT: "TEXT"},
-    insert_ignore="INSERT IGNORE INTO",
+    # Not INSERT IGNORE: it would also turn a too-long value into a silent truncation.
+    insert="INSERT INTO",
+    on_duplicate=" ON DUPLICATE KEY UPDATE {key} = {key}",
     table_options=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
     comments=True,
 )
@@ -74,7 +81,8 @@ SQLITE = Dialect(
     quote_char='"',
     # Timestamps as ISO text: they sort and compare like DATETIME, so the same BETWEEN works.
     types={TIMESTAMP: "TEXT", INTEGER: "INTEGER", TEXT: "TEXT", JSON_TEXT: "TEXT"},
-    insert_ignore="INSERT OR IGNORE INTO",
+    insert="INSERT OR IGNORE INTO",
+    on_duplicate="",
     table_options="",
     comments=False,
 )
@@ -121,11 +129,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def record_version_sql(dialect: Dialect) -> str:
-    return (
-        f"{dialect.insert_ignore} {dialect.quote(VERSION_TABLE)} "
-        "(version, description, applied_at) VALUES (?, ?, ?)"
-    )
+def record_version_sql(dialect: Dialect, values: str = "?, ?, ?") -> str:
+    return dialect.insert_into(VERSION_TABLE, "version, description, applied_at", values, "version")
 
 
 def add_column_sql(dialect: Dialect, table: Table, column: Column) -> str:
@@ -144,10 +149,9 @@ def full_script(dialect: Dialect) -> list[str]:
     if dialect is MARIADB:  # only MariaDB can add a column "if not exists" in plain SQL
         for table in TABLES.values():
             statements += [add_column_sql(dialect, table, column) for column in table.columns]
-    insert = record_version_sql(dialect).replace("?, ?, ?", "{}, {}, CURRENT_TIMESTAMP")
     statements += [
-        insert.format(migration.version, sql_string(migration.description))
-        for migration in MIGRATIONS
+        record_version_sql(dialect, f"{m.version}, {sql_string(m.description)}, CURRENT_TIMESTAMP")
+        for m in MIGRATIONS
     ]
     return statements
 

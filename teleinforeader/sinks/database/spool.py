@@ -42,10 +42,14 @@ class Spool:
             json.dumps(record, separators=(",", ":")).encode() + b"\n" for record in records
         )
         end = self._file.seek(0, os.SEEK_END)
+        descriptor = self._file.fileno()
         try:
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            # Straight to the descriptor: a failed write leaves nothing in a buffer that
+            # a later flush or close would trip over.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
         except OSError:
             self._truncate_quietly(end)  # never leave a torn record behind a failed write
             raise
@@ -125,13 +129,16 @@ class Spool:
         os.fsync(self._file.fileno())
 
     def _count_lines(self) -> int:
+        remaining = self._file.seek(0, os.SEEK_END)  # bounded: a device may never end
         self._file.seek(0)
         count = 0
-        while True:
-            block = self._file.read(1 << 20)
+        while remaining > 0:
+            block = self._file.read(min(remaining, 1 << 20))
             if not block:
-                return count
+                break
+            remaining -= len(block)
             count += block.count(b"\n")
+        return count
 
     def _truncate_quietly(self, size: int) -> None:
         try:

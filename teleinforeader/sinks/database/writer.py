@@ -326,6 +326,9 @@ class DatabaseSink(Sink):
                 self._spool.append([row_to_record(*self._rows.row(f)) for f in moving])  # type: ignore[union-attr]
             except OSError as exc:
                 self._spool_failed(exc)
+                # Reopen next time: the file may be replaced (space freed, disk remounted).
+                self._spool.close()  # type: ignore[union-attr]
+                self._spool = None
                 return
             self._in_flight = []
             for _ in range(excess - in_flight):

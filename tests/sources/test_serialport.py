@@ -167,11 +167,13 @@ def test_unplugged_adapter_is_retried_and_comes_back(
     source = SerialSource(str(link), mode="historic", **FAST)
     with SourceThread(source, protocol):
         wait_for(lambda: len(protocol.frames) >= 2)
-        meter.close()  # unplugged: the read fails, then the open does
+        # Unplugged: the read fails, then the open does, as udev removes the by-id link (and
+        # another process may be given the pty's number meanwhile).
+        meter.close()
+        link.unlink()
         wait_for(lambda: source.counters()["failures"] >= 4)
         assert not source.ready
         meter = PtyMeter(historic_frame, baud=1200)
-        link.unlink()
         link.symlink_to(meter.path)
         frames_before = len(protocol.frames)
         wait_for(lambda: len(protocol.frames) > frames_before + 2)

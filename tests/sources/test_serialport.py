@@ -102,6 +102,20 @@ def test_a_locked_mode_that_hears_no_frame_reopens_after_the_silence(
     assert len(warnings) == 1 and "no valid frame for 0.3 s" in warnings[0].getMessage()
 
 
+def test_frames_of_the_other_mode_count_as_silence() -> None:
+    """A pty passes standard frames whatever the speed: a historic decoder refuses them all."""
+    meter = PtyMeter(standard_frame, baud=None)
+    protocol = DecodingProtocol("historic")
+    source = SerialSource(meter.path, mode="historic", silence_timeout=0.3, **FAST)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: source.counters()["silences"] >= 2)
+    finally:
+        meter.close()
+    assert protocol.frames == [] and protocol.decoder.stats.mode_mismatch > 0
+    assert source.counters()["bytes"] > 0 and source.counters()["frames"] == 0
+
+
 def test_silence_reopens_and_detects_the_mode_the_meter_switched_to(
     historic_meter: PtyMeter, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -84,7 +84,11 @@ def _is_permission_error(exc: BaseException) -> bool:
 
 
 class SerialSource(Source):
-    """Reads `device` (a path or a pyserial URL) in `mode` auto, historic or standard."""
+    """Reads `device` (a path or a pyserial URL) in `mode` auto, historic or standard.
+
+    `detect_timeout` is how long each speed is tried in auto mode; the backoff between failed
+    opens starts at `backoff_initial` seconds and doubles up to `backoff_max`.
+    """
 
     name = "serial"
 
@@ -154,6 +158,10 @@ class SerialSource(Source):
         return self._open_now.is_set()
 
     def counters(self) -> Mapping[str, int]:
+        """opens; reconnects (opens after the first, silences included); failures (opens that
+        failed, ports lost); silences; bytes; frames (valid ones, as the protocol counted);
+        baud (the speed that gave valid frames since the last open, 0 before or over socket://).
+        """
         locked_baud = self.baud if self._locked and self.baud else 0
         return {**self._counters, "baud": locked_baud}
 

@@ -159,61 +159,63 @@ def format_timestamp(moment: datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="microseconds")
 
 
-# What fills each column of a row (see `RowBuilder._plan`).
-_RECEIVED, _READER, _VALUE, _KEY_VALUE, _HORODATE, _EXTRA = range(6)
+class _Plan(NamedTuple):
+    """Where each piece of a frame goes in its table's row."""
+
+    template: tuple[Value, ...]  # the row with only the reader filled in
+    values: dict[str, tuple[int, int]]  # label -> (index, scale, or 0 to keep the text)
+    horodates: dict[str, int]  # label -> index of its horodate column
+    keys: tuple[int, ...]  # label columns of the key: "" rather than NULL
+    extra: int
 
 
 class RowBuilder:
-    """Turns frames into rows of their mode's table; planned once, used for every frame."""
+    """Turns frames into rows of their mode's table; planned once, so a frame costs only its
+    own labels (most columns of a row are NULL)."""
 
     def __init__(self, reader: str) -> None:
         self.reader = reader
         self._plans = {mode: self._plan(table) for mode, table in TABLES.items()}
 
-    @staticmethod
-    def _plan(table: Table) -> tuple[tuple[int, str, int], ...]:
-        """(what, label, scale or 0 for text) for every column, in column order."""
+    def _plan(self, table: Table) -> _Plan:
         specs = HISTORIC_LABELS if table.mode == HISTORIC else STANDARD_LABELS
-        plan = []
-        for column in table.columns:
-            if column is LEGACY_COLUMNS[0]:
-                plan.append((_RECEIVED, "", 0))
-            elif column is READER_COLUMN:
-                plan.append((_READER, "", 0))
-            elif column is EXTRA_COLUMN:
-                plan.append((_EXTRA, "", 0))
+        template: list[Value] = [None] * len(table.columns)
+        values: dict[str, tuple[int, int]] = {}
+        horodates: dict[str, int] = {}
+        for index, column in enumerate(table.columns):
+            if column is READER_COLUMN:
+                template[index] = self.reader
             elif column.horodate:
-                plan.append((_HORODATE, column.label, 0))
-            else:
+                horodates[column.label] = index
+            elif column.label:
                 spec = specs[column.label]
-                what = _KEY_VALUE if column.name in table.key else _VALUE
-                plan.append((what, column.label, spec.scale if spec.numeric else 0))
-        return tuple(plan)
+                values[column.label] = (index, spec.scale if spec.numeric else 0)
+        keys = tuple(values[c.label][0] for c in table.columns if c.label and c.name in table.key)
+        return _Plan(tuple(template), values, horodates, keys, len(table.columns) - 1)
 
     def row(self, frame: Frame) -> tuple[Table, tuple[Value, ...]]:
-        values: list[Value] = []
-        append = values.append
-        for what, label, scale in self._plans[frame.mode]:
-            if what == _VALUE:
-                raw = frame.get(label)
-                append(raw if raw is None or not scale else int(raw) * scale)
-            elif what == _RECEIVED:
-                append(format_timestamp(frame.received_at))
-            elif what == _READER:
-                append(self.reader)
-            elif what == _KEY_VALUE:
-                append(frame.get(label) or "")  # a key column must not be NULL
-            elif what == _HORODATE:
-                append(frame.raw_horodates.get(label))
-            else:
-                append(_extra(frame))
-        return TABLES[frame.mode], tuple(values)
+        plan = self._plans[frame.mode]
+        row = list(plan.template)
+        row[0] = format_timestamp(frame.received_at)
+        places = plan.values
+        for label, raw in frame.items():
+            place = places.get(label)
+            if place is not None:
+                row[place[0]] = int(raw) * place[1] if place[1] else raw
+        for label, horodate in frame.raw_horodates.items():
+            index = plan.horodates.get(label)
+            if index is not None:
+                row[index] = horodate
+        for index in plan.keys:
+            if row[index] is None:
+                row[index] = ""  # a key column must not be NULL
+        if frame.unknown:
+            row[plan.extra] = _extra(frame)
+        return TABLES[frame.mode], tuple(row)
 
 
-def _extra(frame: Frame) -> str | None:
+def _extra(frame: Frame) -> str:
     """Unknown labels as JSON: value, or [horodate, value] when the group carried one."""
-    if not frame.unknown:
-        return None
     horodates = frame.raw_horodates
     extra: dict[str, object] = {}
     for label in sorted(frame.unknown):

@@ -1,0 +1,247 @@
+"""The daemon as a black box for the fault and load tests: a real process started the way
+systemd starts it, its log and --print output read live, its descriptors, threads and memory
+read from /proc; configuration files and captures written for each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Callable
+
+from tests.daemon.daemon_helpers import historic_frame
+
+__all__ = ["historic_frame"]
+
+Sections = Mapping[str, Mapping[str, Any]]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll `condition` until true; fail after `timeout` seconds, saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what or condition}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return json.dumps(str(value))
+
+
+def write_config(path: Path, sections: Sections) -> Path:
+    """A configuration file of `sections` ("database.mariadb" for a subsection)."""
+    lines = []
+    for section, keys in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in keys.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_capture(path: Path, count: int, first_index: int = 1_000_000) -> list[int]:
+    """A raw historic capture of `count` frames whose BASE index goes up by one each frame
+    (a unique mark per frame, well within what the guard finds plausible); the indexes."""
+    indexes = list(range(first_index, first_index + count))
+    path.write_bytes(b"".join(historic_frame(index) for index in indexes))
+    return indexes
+
+
+def daemon_environment(**extra: str) -> dict[str, str]:
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY"}
+    }
+    environ.update(extra)
+    return environ
+
+
+class DaemonProcess:
+    """`python -m teleinforeader --config FILE [--print]`, its output read by two threads."""
+
+    def __init__(
+        self,
+        config: Path,
+        *,
+        print_frames: bool = False,
+        environ: Mapping[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        command = [sys.executable, "-m", "teleinforeader", "--config", str(config)]
+        if print_frames:
+            command.append("--print")
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(environ) if environ is not None else daemon_environment(),
+            preexec_fn=preexec_fn,  # noqa: PLW1509 - only setrlimit/signal, no locks taken
+        )
+        self.pid = self.process.pid
+        self.log: list[str] = []
+        self.lines: list[bytes] = []
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.process.stderr, self._log), daemon=True),
+            threading.Thread(target=self._pump, args=(self.process.stdout, self.lines.append)),
+        ]
+        for pump in self._pumps:
+            pump.daemon = True
+            pump.start()
+
+    def _log(self, line: bytes) -> None:
+        self.log.append(line.decode(errors="replace").rstrip("\n"))
+
+    @staticmethod
+    def _pump(stream: Any, store: Callable[[bytes], None]) -> None:
+        for line in iter(stream.readline, b""):
+            store(line)
+
+    # -- what it says ----------------------------------------------------------------------
+
+    def log_lines(self, pattern: str, since: int = 0) -> list[str]:
+        """The log lines matching `pattern`, from line number `since` on."""
+        return [line for line in self.log[since:] if re.search(pattern, line)]
+
+    def wait_log(
+        self, pattern: str, timeout: float = 10.0, count: int = 1, since: int = 0
+    ) -> list[str]:
+        """The log lines matching `pattern` (from line `since`), once there are `count`."""
+        wait_for(
+            lambda: len(self.log_lines(pattern, since)) >= count or not self.alive(),
+            timeout,
+            f"{count} log line(s) matching {pattern!r}",
+        )
+        found = self.log_lines(pattern, since)
+        assert len(found) >= count, f"the daemon exited: {self.log[-20:]}"
+        return found
+
+    def wait_counters(
+        self, condition: Callable[[dict[str, int]], bool], timeout: float = 10.0, since: int = 0
+    ) -> dict[str, int]:
+        """The counters of the first summary line (from line `since`) meeting `condition`."""
+        found: list[dict[str, int]] = []
+
+        def met() -> bool:
+            found[:] = [
+                c for c in map(counters_of, self.log_lines("summary: ", since)) if condition(c)
+            ]
+            return bool(found) or not self.alive()
+
+        wait_for(met, timeout, f"a summary line meeting {condition}; last: {self.log[-3:]}")
+        assert found, f"the daemon exited: {self.log[-20:]}"
+        return found[0]
+
+    def frames(self) -> list[dict[str, Any]]:
+        """The frames it printed (--print), complete lines only."""
+        return [json.loads(line) for line in list(self.lines) if line.endswith(b"\n")]
+
+    def summary(self) -> dict[str, int]:
+        """The counters of the last summary or "stopped:" line."""
+        return counters_of(self.log_lines(r"(summary|stopped): ")[-1])
+
+    # -- what /proc says -------------------------------------------------------------------
+
+    def descriptors(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS")
+
+    # -- ending it -------------------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float = 30.0) -> int:
+        try:
+            status = self.process.wait(timeout)
+        finally:
+            self.kill()
+        for pump in self._pumps:
+            pump.join(5)
+        return status
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> DaemonProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class LineClient:
+    """A TCP client of the socket server that reads JSON lines in its own thread."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.lines: list[dict[str, Any]] = []
+        self.closed = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                buffer += data
+                *complete, buffer = buffer.split(b"\n")
+                self.lines += [json.loads(line) for line in complete]
+        except OSError:
+            pass
+        finally:
+            self.closed.set()
+
+    def indexes(self) -> list[int]:
+        return [int(line["frame"]["BASE"]) for line in self.lines if "frame" in line]
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(5)
+
+
+def counters_of(line: str) -> dict[str, int]:
+    """The name=value pairs of a summary line (a name twice: the last one wins)."""
+    return {name: int(value) for name, value in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def base_indexes(frames: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The BASE index of each JSON frame line (the mark `write_capture` gives each frame)."""
+    return [int(frame["frame"]["BASE"]) for frame in frames]

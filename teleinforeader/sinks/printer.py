@@ -46,13 +46,14 @@ class PrinterSink(Sink):
             self._dropped += 1
 
     def close(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        # A full queue means the writer is stuck on the stream: the join gives up in time.
-        with contextlib.suppress(queue.Full):
-            self._queue.put(_END, timeout=timeout)
-        self._worker.join(max(deadline - time.monotonic(), 0.0))
         if self._worker.is_alive():
-            log.warning("stdout did not take %d pending lines in time", self._queue.qsize())
+            deadline = time.monotonic() + timeout
+            # A full queue means the writer is stuck on the stream: the join gives up in time.
+            with contextlib.suppress(queue.Full):
+                self._queue.put(_END, timeout=timeout)
+            self._worker.join(max(deadline - time.monotonic(), 0.0))
+        if self._worker.is_alive() or self._broken:
+            log.warning("about %d lines were not written to stdout", self._queue.qsize())
 
     def status(self) -> SinkStatus:
         return SinkStatus(

@@ -110,3 +110,21 @@ def test_a_closed_stdout_stops_the_sink_visibly_without_a_traceback(
         sink.close(1)
     assert "stdout was closed" in caplog.text
     assert all(record.exc_info is None for record in caplog.records)
+
+
+def test_closing_a_sink_whose_stdout_was_closed_does_not_wait(
+    pipe: tuple[int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    read_end, write_end = pipe
+    os.close(read_end)
+    with open(write_end, "wb", buffering=0, closefd=False) as stream:
+        sink = PrinterSink(stream, capacity=3)
+        sink.start()
+        for frame in frames(10):
+            sink.submit(frame)
+        wait_for(lambda: not sink.status().alive)
+        closing = threading.Thread(target=sink.close, args=(60,))
+        closing.start()
+        closing.join(5)  # a full queue and a dead writer: nothing to wait for
+        assert not closing.is_alive()
+    assert "lines were not written to stdout" in caplog.text

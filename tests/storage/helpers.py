@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -193,14 +192,6 @@ def make_frames(meter: str, count: int, start: datetime = START) -> list[Frame]:
         (frame,) = decoder.feed(wire, start + index * STEP)
         frames.append(frame)
     return frames
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.01)
 
 
 def as_text(value: Any) -> Any:

@@ -6,7 +6,8 @@ import json
 from datetime import timedelta
 
 from teleinforeader.sinks.database.schema import HISTORIC_TABLE, STANDARD_TABLE
-from tests.storage.helpers import START, Storage, make_frames, wait_for
+from tests.storage.helpers import START, Storage, make_frames
+from tests.support.waiting import wait_for
 
 FAST = {"store_interval": 0, "flush_interval": 0.05, "batch_size": 10, "memory_backlog": 5}
 

@@ -12,9 +12,21 @@ from teleinforeader.settings import DatabaseSettings
 from teleinforeader.sinks.database.spool import Spool
 from teleinforeader.sinks.database.sqlite import SQLiteBackend
 from teleinforeader.sinks.database.writer import DatabaseSink
-from tests.storage.helpers import make_frames, wait_for
+from tests.storage.helpers import make_frames
+from tests.support.waiting import wait_for
 
 RECORDS = [{"t": "teleinfoframes", "v": {"n": n, "text": "it's"}} for n in range(5)]
+
+
+def _reopened(directory: Path, records: list[dict[str, object]], tail: bytes) -> Spool:
+    """A spool holding `records` then the raw bytes `tail`, opened as after a restart."""
+    path = directory / "spool.jsonl"
+    first = Spool(path)
+    first.append(records)
+    first.close()
+    with path.open("ab") as file:
+        file.write(tail)
+    return Spool(path)
 
 
 def test_records_come_back_in_order_and_release_empties_the_file(tmp_path: Path) -> None:
@@ -35,12 +47,8 @@ def test_records_come_back_in_order_and_release_empties_the_file(tmp_path: Path)
 def test_a_record_cut_by_a_crash_is_dropped_with_a_log_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "spool.jsonl"
-    Spool(path).append(RECORDS[:2])
-    with path.open("ab") as file:
-        file.write(b'{"t":"teleinfoframes","v":{"n":')  # the crash came mid-record
-    with caplog.at_level(logging.WARNING):
-        spool = Spool(path)
+    with caplog.at_level(logging.WARNING):  # the crash came mid-record:
+        spool = _reopened(tmp_path, RECORDS[:2], b'{"t":"teleinfoframes","v":{"n":')
     assert "half-written" in caplog.text
     assert spool.pending == 2
     spool.append(RECORDS[2:3])  # appends after a clean line end
@@ -52,11 +60,7 @@ def test_a_record_cut_by_a_crash_is_dropped_with_a_log_line(
 def test_a_damaged_line_is_skipped_not_fatal(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "spool.jsonl"
-    Spool(path).append(RECORDS[:1])
-    with path.open("ab") as file:
-        file.write(b"\x00\x00garbage\n")
-    spool = Spool(path)
+    spool = _reopened(tmp_path, RECORDS[:1], b"\x00\x00garbage\n")
     spool.append(RECORDS[1:2])
     records, _ = spool.read(10)
     assert records == RECORDS[:2]

@@ -41,6 +41,21 @@ from teleinforeader.tic import Frame
 log = logging.getLogger(__name__)
 
 Row = tuple[Table, tuple[Value, ...]]
+# Every counter exists from the start: status() copies them while the writer counts.
+COUNTERS = (
+    "accepted",  # frames due for storage
+    "skipped",  # frames store_interval left out
+    "rows_written",
+    "batches",
+    "connections",
+    "reconnects",
+    "connect_errors",
+    "write_errors",
+    "spooled",  # frames moved from memory to the spool
+    "replayed",  # rows written from the spool
+    "spool_errors",
+    "rejected",  # rows the server refused, kept in the rejects file
+)
 
 
 class DatabaseAwayError(Exception):
@@ -80,7 +95,7 @@ class DatabaseSink(Sink):
         self._spool: Spool | None = None
         self._spool_failing = False
         self._progress = 0
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._worker = Worker("database-writer", self._run)
 
     # -- the Sink contract -------------------------------------------------------------------
@@ -107,11 +122,13 @@ class DatabaseSink(Sink):
         self._closed = True
         self._stopping.set()
         self._wake.set()
-        if self._worker.is_alive():
-            self._worker.join(timeout)
-        if self._worker.is_alive():  # stuck in a connect or a statement: keep the frames
-            log.warning("database writer still busy after %.1f s: spooling what waits", timeout)
+        if self._worker.ident is None:  # never started: nothing else will keep the frames
             self._spill(keep=0)
+        elif self._worker.is_alive():
+            self._worker.join(timeout)
+            if self._worker.is_alive():  # stuck in a connect or a statement: keep the frames
+                log.warning("database writer busy after %.1f s: spooling what waits", timeout)
+                self._spill(keep=0)
         if self._spool is not None and not self._worker.is_alive():
             self._spool.close()
 

@@ -245,3 +245,51 @@ def counters_of(line: str) -> dict[str, int]:
 def base_indexes(frames: Iterable[Mapping[str, Any]]) -> list[int]:
     """The BASE index of each JSON frame line (the mark `write_capture` gives each frame)."""
     return [int(frame["frame"]["BASE"]) for frame in frames]
+
+
+class SocketMeter:
+    """A meter behind a ser2net-like TCP bridge: the daemon reads socket://127.0.0.1:PORT and
+    the test decides when frames go out (`send(rate)`), keeping when each one was sent."""
+
+    def __init__(self, first_index: int = 1_000_000) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.url = f"socket://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.sent: list[tuple[int, float]] = []  # (BASE index, time.monotonic() when sent)
+        self._next_index = first_index
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._connection: socket.socket | None = None
+
+    def send(self, rate: float) -> None:
+        """Accept the daemon, then send `rate` frames a second until `stop()`."""
+        self._thread = threading.Thread(target=self._send, args=(rate,), daemon=True)
+        self._thread.start()
+
+    def _send(self, rate: float) -> None:
+        self.listener.settimeout(30)
+        self._connection, _ = self.listener.accept()
+        started = time.monotonic()
+        while not self._stop.is_set():
+            due = started + len(self.sent) / rate
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                break
+            try:
+                self._connection.sendall(historic_frame(self._next_index))
+            except OSError:
+                break
+            self.sent.append((self._next_index, time.monotonic()))
+            self._next_index += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._connection is not None:
+            self._connection.close()
+        self.listener.close()
+
+    def indexes(self, until: float | None = None) -> list[int]:
+        """The frames sent (before `until`, a time.monotonic() value)."""
+        return [index for index, at in self.sent if until is None or at < until]

@@ -7,16 +7,18 @@ a meter can do:
 - an energy index never decreases: a lower value is dropped from its frame and counted;
 - an index grows at most as fast as the subscribed power allows over the time elapsed between
   two frames (ISOUSC x 200 V, x 600 V three-phase, or PREF, times a margin; or the configured
-  `max_power`): a bigger jump is held back until the next frame confirms it (that frame's
-  value is at least the held one and plausible from it);
+  `max_power`): a bigger jump is held back until the next frame carrying that index confirms
+  it (its value is at least the held one and plausible from it);
 - instantaneous current, voltage and power stay within what the connection can carry.
 
 "Held back" holds the WHOLE frame, not only the suspicious group. The next frame decides: the
 held frame then goes out intact (jump confirmed) or without the group (spike), followed by the
 next frame. So every good reading is published exactly once with its own time, a spike never
-is, and the price is one frame of delay (1-2 s) in the rare case of a jump. The first value of
-an index has nothing to compare with, so it is held too: a spike in the very first frame would
-otherwise become the reference every later good value "decreases" from.
+is, and the price is one frame of delay (1-2 s) in the rare case of a jump. Frames that do not
+carry the index (noise took that group, or three-phase short frames during an overrun) wait
+behind the held one, in order, up to MAX_WAITING frames; then it goes out without the value.
+The first value of an index has nothing to compare with, so it is held too: a spike in the very
+first frame would otherwise become the reference every later good value "decreases" from.
 
 A new meter (another serial number) or a mode switch starts from scratch. Pure logic: no
 threads, no clock (elapsed time is the difference of the frames' `received_at`), no logging.
@@ -43,6 +45,9 @@ MIN_ELAPSED = 2.0
 SLACK_WH = 2  # indexes count whole Wh: a frame may carry a rounding step more than the next
 MAX_VOLTAGE = 300  # V: 230 V + 10 % is 253 V; a swapped "230" reads 320 or 302
 REBASE_AFTER = 10  # consecutive consistent lower values: the reference itself was wrong
+# Frames that may wait behind a held one whose index they do not carry (a group lost to noise,
+# three-phase short frames during an overrun) before it goes out without the unconfirmed value.
+MAX_WAITING = 4
 
 DECREASE = "decrease"
 UNCONFIRMED = "unconfirmed"
@@ -63,8 +68,8 @@ class GuardStats:
     # Groups removed from published frames, by reason. Every reason is present from the start so
     # that another thread can copy the counter while this one updates it.
     rejected: Counter = field(default_factory=lambda: Counter(dict.fromkeys(REASONS, 0)))
-    held: int = 0  # index values held back until the next frame
-    confirmed: int = 0  # held values the next frame confirmed
+    held: int = 0  # index values held back until a later frame
+    confirmed: int = 0  # held values a later frame confirmed
     resets: int = 0  # another meter or another mode: references forgotten
     rebased: int = 0  # references dropped after REBASE_AFTER consistent lower values
 
@@ -79,6 +84,21 @@ class GuardStats:
 class _Reading(NamedTuple):
     value: int
     at: datetime | None
+
+
+class _Waiting:
+    """A frame on hold: the index values it waits to see confirmed, those found to be spikes."""
+
+    __slots__ = ("frame", "spikes", "values")
+
+    def __init__(self, frame: Frame, values: dict[str, _Reading]) -> None:
+        self.frame = frame
+        self.values = values
+        self.spikes: list[str] = []
+
+    def release(self) -> Frame:
+        """The frame without its spikes nor the values still unconfirmed."""
+        return _without(self.frame, [*self.spikes, *self.values])
 
 
 class PlausibilityGuard:
@@ -97,16 +117,17 @@ class PlausibilityGuard:
         self._three_phase = False
         self._accepted: dict[str, _Reading] = {}  # the reference value of each index
         self._lower: dict[str, tuple[_Reading, int]] = {}  # decreases in a row, per index
-        self._held_frame: Frame | None = None
-        self._held: dict[str, _Reading] = {}  # the values the held frame waits to confirm
+        # Frames on hold, oldest first: the first waits for confirmations, the others (if any)
+        # only keep the order of publication.
+        self._waiting: list[_Waiting] = []
 
     @property
     def holding(self) -> bool:
-        """A frame waits for the next one."""
-        return self._held_frame is not None
+        """A frame waits for a later one."""
+        return bool(self._waiting)
 
     def check(self, frame: Frame) -> list[Frame]:
-        """Judge `frame`; return the frames ready to publish (zero, one or two)."""
+        """Judge `frame`; return the frames ready to publish, oldest first (often just it)."""
         ready: list[Frame] = []
         if self._is_another_meter(frame):
             ready += self.flush()
@@ -115,25 +136,23 @@ class PlausibilityGuard:
         self._mode = frame.mode
         self._meter = frame.meter_id or self._meter
         self._learn_subscription(frame)
-        if self._held_frame is not None:
-            ready.append(self._settle(frame))
+        self._settle(frame)
         dropped, held = self._judge(frame)
-        trimmed = _without(frame, dropped)
-        if held:
-            self._held_frame, self._held = trimmed, held
-            self.stats.held += len(held)
-        else:
-            ready.append(trimmed)
+        self._waiting.append(_Waiting(_without(frame, dropped), held))
+        self.stats.held += len(held)
+        while self._waiting and (not self._waiting[0].values or len(self._waiting) > MAX_WAITING):
+            ready.append(self._release_oldest())
         return ready
 
     def flush(self) -> list[Frame]:
-        """The held frame, without the values nothing confirmed (at shutdown, or a new meter)."""
-        if self._held_frame is None:
-            return []
-        frame = _without(self._held_frame, self._held)
-        self.stats.rejected[UNCONFIRMED] += len(self._held)
-        self._held_frame, self._held = None, {}
-        return [frame]
+        """Every frame on hold, without the values nothing confirmed (at shutdown, or when
+        another meter appears)."""
+        return [self._release_oldest() for _ in range(len(self._waiting))]
+
+    def _release_oldest(self) -> Frame:
+        waiting = self._waiting.pop(0)
+        self.stats.rejected[UNCONFIRMED] += len(waiting.values)
+        return waiting.release()
 
     @property
     def power_limit(self) -> float:
@@ -177,21 +196,18 @@ class PlausibilityGuard:
         """`reading` can come after `since` on a real meter."""
         return since.value <= reading.value <= since.value + self._allowance(since, reading.at)
 
-    def _settle(self, frame: Frame) -> Frame:
-        """Release the held frame: keep each held value the new frame confirms."""
-        held_frame, held = self._held_frame, self._held
-        self._held_frame, self._held = None, {}
-        assert held_frame is not None
-        spikes = []
-        for label, reading in held.items():
-            value = frame.int(label)
-            if value is not None and self._follows(reading, _Reading(value, frame.received_at)):
-                self._accept(label, reading)
-                self.stats.confirmed += 1
-            else:
-                spikes.append(label)
-        self.stats.rejected[UNCONFIRMED] += len(spikes)
-        return _without(held_frame, spikes)
+    def _settle(self, frame: Frame) -> None:
+        """Decide every held value `frame` carries a newer reading of: confirmed or a spike."""
+        for waiting in self._waiting:
+            for label in [label for label in waiting.values if frame.int(label) is not None]:
+                reading = waiting.values.pop(label)
+                newer = _Reading(frame.int(label), frame.received_at)  # type: ignore[arg-type]
+                if self._follows(reading, newer):
+                    self._accept(label, reading)
+                    self.stats.confirmed += 1
+                else:
+                    waiting.spikes.append(label)
+                    self.stats.rejected[UNCONFIRMED] += 1
 
     def _judge(self, frame: Frame) -> tuple[list[str], dict[str, _Reading]]:
         """(labels to drop now, index readings to hold until the next frame)."""

@@ -199,10 +199,12 @@ class PlausibilityGuard:
     def _settle(self, frame: Frame) -> None:
         """Decide every held value `frame` carries a newer reading of: confirmed or a spike."""
         for waiting in self._waiting:
-            for label in [label for label in waiting.values if frame.int(label) is not None]:
+            for label in list(waiting.values):
+                value = frame.int(label)
+                if value is None:
+                    continue  # not in this frame: keep waiting
                 reading = waiting.values.pop(label)
-                newer = _Reading(frame.int(label), frame.received_at)  # type: ignore[arg-type]
-                if self._follows(reading, newer):
+                if self._follows(reading, _Reading(value, frame.received_at)):
                     self._accept(label, reading)
                     self.stats.confirmed += 1
                 else:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 USER = "teleinfo_test"
@@ -46,8 +47,14 @@ def free_port() -> int:
 class MariaDBServer:
     """One `mariadbd` process on 127.0.0.1:`port` with its data in `base_directory`."""
 
-    def __init__(self, base_directory: Path, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_directory: Path,
+        startup_timeout: float = 30.0,
+        server_options: Sequence[str] = (),
+    ) -> None:
         self.base_directory = base_directory
+        self.server_options = tuple(server_options)  # e.g. --ssl-cert=... for TLS tests
         self.data_directory = base_directory / "data"
         self.socket_path = base_directory / "mariadbd.sock"
         self.log_path = base_directory / "error.log"
@@ -78,6 +85,7 @@ class MariaDBServer:
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=64M",
             *self._user_option(),
+            *self.server_options,
         ]
         self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -15,13 +15,13 @@ WORKFLOWS = REPOSITORY / ".github" / "workflows"
 
 
 def actionlint() -> str:
-    # The dev extra installs it where its wheels exist (x86_64 and aarch64 Linux).
     found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
         "actionlint"
     )
     if found is None:
         pytest.skip(
-            "actionlint has no wheel for this platform, so the dev extra did not install it"
+            "actionlint is not installed: the dev extra installs it only where its wheels "
+            "exist (x86_64 and aarch64 Linux)"
         )
     return found
 

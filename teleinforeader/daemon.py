@@ -20,6 +20,7 @@ Plan:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -42,7 +43,8 @@ QUEUE_WAIT = 1.0  # seconds the reader waits for room before it drops a frame
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
 STATUS_REFRESH = 5.0  # seconds between STATUS= updates to systemd
 HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is alive
-READY_POLL = (0.01, 0.5)  # seconds between checks that the source is open: first, at most
+READY_POLL_FIRST = 0.01  # seconds between checks that the source is open, doubling...
+READY_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
 _END = None  # tells the dispatcher that no frame will follow
 
 EXIT_OK = 0
@@ -195,47 +197,53 @@ class Daemon:
     def _supervise(self) -> int:
         """Sleep until something is due; return the exit status when the daemon must stop."""
         ready = False
-        ready_poll = READY_POLL[0]
+        ready_poll = READY_POLL_FIRST
+        ping_interval = self.notifier.watchdog_interval or math.inf
         now = time.monotonic()
+        next_ping = now if ping_interval < math.inf else math.inf
         next_status = now + STATUS_REFRESH
-        next_summary = now + self.status_interval if self.status_interval > 0 else None
-        ping_interval = self.notifier.watchdog_interval
-        next_ping = now if ping_interval else None
+        next_summary = now + self.status_interval if self.status_interval > 0 else math.inf
         while True:
-            if self._stop_reason is not None:
-                log.info("stopping: %s", self._stop_reason)
-                return EXIT_OK
-            dead = self._dead()
-            if dead:
-                log.critical("%s died: exiting for a restart", ", ".join(dead))
-                return EXIT_FAILURE
-            if not self._reader.is_alive():
-                log.info("the source ended: stopping")
-                return EXIT_OK
+            status = self._exit_status()
+            if status is not None:
+                return status
             now = time.monotonic()
             if not ready and self.source.ready:
                 ready = True
                 self.notifier.ready(self.status_line())
                 log.info("ready: reading from the %s source", self.source.name)
-            if next_ping is not None and now >= next_ping:
+            if now >= next_ping:
                 if self._making_progress():
                     self.notifier.watchdog(self.status_line())
                     next_status = now + STATUS_REFRESH
-                next_ping = now + ping_interval  # type: ignore[operator]
+                next_ping = now + ping_interval
             if now >= next_status:
                 self.notifier.status(self.status_line())
                 next_status = now + STATUS_REFRESH
-            if next_summary is not None and now >= next_summary:
+            if now >= next_summary:
                 log.info("summary: %s", self.summary())
                 next_summary = now + self.status_interval
-            due = [next_status, now + HEALTH_INTERVAL]
-            due += [t for t in (next_ping, next_summary) if t is not None]
-            timeout = min(due) - now
+            timeout = min(next_ping, next_status, next_summary, now + HEALTH_INTERVAL) - now
             if not ready:
                 timeout = min(timeout, ready_poll)
-                ready_poll = min(ready_poll * 2, READY_POLL[1])
+                ready_poll = min(ready_poll * 2, READY_POLL_MAX)
             self._wake.wait(max(timeout, 0.0))
             self._wake.clear()  # every condition is checked again at the top of the loop
+
+    def _exit_status(self) -> int | None:
+        """The exit status if the daemon must stop now (asked to, a thread died, the source
+        ended), else None."""
+        if self._stop_reason is not None:
+            log.info("stopping: %s", self._stop_reason)
+            return EXIT_OK
+        dead = self._dead()
+        if dead:
+            log.critical("%s died: exiting for a restart", ", ".join(dead))
+            return EXIT_FAILURE
+        if not self._reader.is_alive():
+            log.info("the source ended: stopping")
+            return EXIT_OK
+        return None
 
     def _dead(self) -> list[str]:
         """The threads that died of an exception (each logged its traceback)."""

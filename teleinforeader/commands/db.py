@@ -45,9 +45,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         backend = create_backend(database, resolve_state_directory(settings.daemon.state_directory))
+    except (RuntimeError, OSError) as exc:  # the connector missing, the directory unusable
+        sys.stderr.write(f"teleinforeader db: {exc}\n")
+        return EXIT_DATABASE
+    try:
         connection = backend.connect(create=args.db_action == "init")
     except Exception as exc:  # connector errors have no common base we could import eagerly
-        sys.stderr.write(f"teleinforeader db: cannot open the database: {exc}\n")
+        sys.stderr.write(
+            f"teleinforeader db: cannot open the database {backend.description}: {exc}\n"
+        )
         return EXIT_DATABASE
     try:
         if args.db_action == "init":

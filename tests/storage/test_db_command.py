@@ -106,6 +106,20 @@ def test_stats_without_a_database_is_a_clear_error(tmp_path: Path) -> None:
     assert "no database at" in result.stderr and "db init" in result.stderr
 
 
+def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.support.mariadb_server import free_port
+
+    config = tmp_path / "teleinforeader.toml"
+    config.write_text(
+        f'[daemon]\nstate_directory = "{tmp_path / "state"}"\n[database]\nbackend = "mariadb"\n'
+        f'[database.mariadb]\nhost = "127.0.0.1"\nport = {free_port()}\nconnect_timeout = 2\n'
+    )
+    result = _db("init", "--config", str(config))
+    assert result.returncode == 1
+    assert "cannot open the database" in result.stderr
+    assert "127.0.0.1" in result.stderr
+
+
 def test_backend_none_has_no_sink(tmp_path: Path) -> None:
     assert create_database_sink(DatabaseSettings(backend="none"), tmp_path) is None
 

@@ -104,6 +104,21 @@ def open_serial(device: str, mode: str, duration: float | None) -> SerialSource:
     return SerialSource(device, mode=mode, silence_timeout=silence)
 
 
+def positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: `kind` (int or float) above zero, or a usage error that says so."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number above 0, found {text!r}")
+        return value
+
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "device",
@@ -118,14 +133,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=positive(float),
         default=30.0,
         metavar="SECONDS",
         help="give up after this long (default: 30)",
     )
     parser.add_argument(
         "--frames",
-        type=int,
+        type=positive(int),
         default=5,
         metavar="N",
         help="stop after this many valid frames (default: 5)",

@@ -13,7 +13,14 @@ import signal
 import sys
 from pathlib import Path
 
-from teleinforeader.commands.probe import MODES, Listening, listen, open_serial, report
+from teleinforeader.commands.probe import (
+    MODES,
+    Listening,
+    listen,
+    open_serial,
+    positive,
+    report,
+)
 
 EXIT_NOTHING = 1
 
@@ -23,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="where to write the bytes (a new file)")
     parser.add_argument(
         "--duration",
-        type=float,
+        type=positive(float),
         metavar="SECONDS",
         help="stop after this long (default: at Ctrl-C)",
     )

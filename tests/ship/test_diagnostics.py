@@ -313,3 +313,19 @@ def test_record_never_overwrites_a_capture(line, tmp_path):
     assert result.returncode == 1
     assert "--force overwrites it" in result.stderr
     assert capture.read_bytes() == b"an earlier capture"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("probe", "/dev/null", "--duration", "0"),
+        ("probe", "/dev/null", "--frames", "-1"),
+        ("probe", "/dev/null", "--frames", "two"),
+        ("record", "/dev/null", "out.bin", "--duration", "nan"),
+    ],
+)
+def test_durations_and_counts_must_be_above_zero(arguments, tmp_path):
+    result = run_command(*arguments, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected a number above 0" in result.stderr
+    assert not (tmp_path / "out.bin").exists()

@@ -16,7 +16,7 @@ from datetime import datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from teleinforeader.tic import Decoder, decode, encode_frame
+from teleinforeader.tic import LABELS, Decoder, decode, encode_frame
 
 _FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 BUDGET = settings(
@@ -382,3 +382,38 @@ def test_damaged_streams_never_yield_a_bad_group_and_recover(damaged) -> None:
     assert recovered, "no frame after two good ones"
     assert recovered[-1] == decode(good)[0]
     assert recovered[-1].rejected == ()
+
+
+# -- the label table against the reference ----------------------------------------------------
+
+REFERENCE_UNITS = {
+    "Wh": ["BASE", "HCHC", "HCHP", "EJPHN", "EJPHPM", "EAST", "EAIT"]
+    + [f"BBRH{p}J{c}" for p in "CP" for c in "BWR"]
+    + [f"EASF{n:02d}" for n in range(1, 11)]
+    + [f"EASD{n:02d}" for n in range(1, 5)],
+    "VArh": [f"ERQ{n}" for n in range(1, 5)],
+    "dal": ["GAZ", "AUTRE"],
+    "A": ["ISOUSC", "IINST", "ADPS", "IMAX"]
+    + [f"{s}{n}" for s in ("IINST", "IMAX", "ADIR", "IRMS") for n in "123"],
+    "V": [f"{s}{n}" for s in ("URMS", "UMOY") for n in "123"],
+    "kVA": ["PREF", "PCOUP"],
+    "VA": ["PAPP", "SINSTS", "SINSTI", "SMAXSN", "SMAXSN-1", "SMAXIN", "SMAXIN-1"]
+    + [f"SINSTS{n}" for n in "123"]
+    + [f"SMAXSN{n}" for n in "123"]
+    + [f"SMAXSN{n}-1" for n in "123"],
+    "W": ["PMAX", "CCASN", "CCASN-1", "CCAIN", "CCAIN-1"],
+    "min": ["PEJP"],
+}
+
+
+def test_label_table_has_every_label_of_the_reference_with_meaning_and_unit() -> None:
+    for mode, formats in ORACLE_FORMATS.items():
+        table = LABELS[mode]
+        assert set(table) == set(formats), mode
+        assert all(spec.meaning and spec.mode == mode for spec in table.values())
+    units = {
+        label: spec.unit for table in LABELS.values() for label, spec in table.items() if spec.unit
+    }
+    reference = {label: unit for unit, labels in REFERENCE_UNITS.items() for label in labels}
+    pilot_series = {"SINST1": "VA", "SMAXN": "VA", "SMAXN-1": "VA"}
+    assert units == {**reference, **pilot_series}

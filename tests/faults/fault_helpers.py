@@ -205,32 +205,32 @@ class DaemonProcess:
 
 
 class LineClient:
-    """A TCP client of the socket server that reads JSON lines in its own thread."""
+    """A TCP client of the socket server that reads in its own thread; lines parsed at the end,
+    so that a hundred of them keep up with the daemon on a small machine."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.lines: list[dict[str, Any]] = []
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.received = bytearray()
         self.closed = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
-        buffer = b""
         try:
             while True:
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                buffer += data
-                *complete, buffer = buffer.split(b"\n")
-                self.lines += [json.loads(line) for line in complete]
+                self.received += data
         except OSError:
             pass
         finally:
             self.closed.set()
 
     def indexes(self) -> list[int]:
-        return [int(line["frame"]["BASE"]) for line in self.lines if "frame" in line]
+        """The BASE index of every complete frame line received."""
+        lines = bytes(self.received).split(b"\n")[:-1]
+        return base_indexes(line for line in map(json.loads, lines) if "frame" in line)
 
     def close(self) -> None:
         self.sock.close()

@@ -47,7 +47,6 @@ class Listening:
     on_data: Callable[[bytes], None] | None = None
     started: float = field(default_factory=time.monotonic)
     first_frame_after: float | None = None
-    last_frame_after: float | None = None
     frames: int = 0
     bytes: int = 0
     parity_bit_bytes: int = 0  # bytes with bit 7 set: the port is not stripping 7E1 parity
@@ -69,10 +68,8 @@ class Listening:
         self.parity_bit_bytes += len(data.translate(None, _ASCII))
         frames = self.decoder.feed(data, datetime.now(timezone.utc))
         if frames:
-            elapsed = time.monotonic() - self.started
             if self.first_frame_after is None:
-                self.first_frame_after = elapsed
-            self.last_frame_after = elapsed
+                self.first_frame_after = time.monotonic() - self.started
             self.frames += len(frames)
             self.last_frame = frames[-1]
             if self.wanted_frames is not None and self.frames >= self.wanted_frames:
@@ -232,6 +229,7 @@ def report(listening: Listening) -> str:
         f"bytes         {listening.bytes} received, {stats.garbage_bytes} outside frames, "
         f"{listening.parity_bit_bytes} with bit 7 set",
     ]
+    lines += [f"port lost     {error}" for error in listening.errors]
     return "\n".join(lines)
 
 

@@ -23,7 +23,14 @@ from typing import ClassVar
 import pytest
 import serial
 
-from teleinforeader.commands.probe import Listening, console_devices, diagnose, listen, open_serial
+from teleinforeader.commands.probe import (
+    Listening,
+    console_devices,
+    diagnose,
+    listen,
+    open_serial,
+    report,
+)
 from teleinforeader.sources.replay import ReplaySource
 from teleinforeader.tic.decoder import Decoder, decode
 from teleinforeader.tic.frame import Frame
@@ -63,11 +70,17 @@ class PtyLine:
         self._thread = threading.Thread(target=write_forever, daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
+    def hang_up(self) -> None:
+        """The far end goes away, as an unplugged USB adapter does: reads fail with EIO."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
-        os.close(self.master)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+    def close(self) -> None:
+        self.hang_up()
         os.close(self._slave)
 
 
@@ -257,6 +270,33 @@ def test_console_on_the_port_is_found_from_the_kernel_command_line(tmp_path, lin
     said = diagnose(listening, source, line.path, consoles)
     assert "kernel console is on" in said[0]
     assert diagnose(listening, source, line.path, console_devices(str(tmp_path / "none"))) != said
+
+
+def test_probe_reports_a_port_lost_while_listening(line):
+    line.play(frames_of(HISTORIC))
+    listening = Listening(Decoder(), wanted_frames=None)
+    listener = threading.Thread(
+        target=listen, args=(open_serial(line.path, "auto", 30), listening, 30)
+    )
+    listener.start()
+    try:
+        assert wait_for(lambda: listening.frames > 0)
+        line.hang_up()
+        assert wait_for(lambda: listening.errors)
+    finally:
+        listening.done.set()
+        listener.join(15)
+    assert "port lost     " in report(listening)
+    assert "frames        " in report(listening)
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_record_captures_the_bytes_and_replay_plays_them_back(line, tmp_path):

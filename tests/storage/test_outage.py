@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from teleinforeader.sinks.database.schema import HISTORIC_TABLE, STANDARD_TABLE
 from tests.storage.helpers import START, Storage, make_frames
+from tests.support.mariadb_server import MariaDBServer
 from tests.support.waiting import wait_for
 
 FAST = {"store_interval": 0, "flush_interval": 0.05, "batch_size": 10, "memory_backlog": 5}
@@ -86,3 +89,32 @@ def test_rows_resent_after_an_ambiguous_commit_are_not_duplicated(storage: Stora
 
 def _jsonable(value: object) -> object:
     return value if isinstance(value, (int, str)) else str(value)
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("storage", ["mariadb"], indirect=True)
+def test_a_hung_server_blocks_neither_submit_nor_shutdown(
+    storage: Storage, mariadb_server: MariaDBServer
+) -> None:
+    frames = make_frames("historic-base", 40)
+    sink = storage.sink(**FAST)
+    sink.start()
+    for frame in frames[:10]:
+        sink.submit(frame)
+    wait_for(lambda: sink.status().counters["rows_written"] == 10, what="first rows")
+    mariadb_server.pause()
+    try:
+        for frame in frames[10:]:
+            sink.submit(frame)  # the writer gets stuck in a statement: submit still returns
+        wait_for(lambda: sink.status().backlog == 30, what="the frames to wait")
+        sink.close(1)  # the writer cannot finish: what waits goes to the spool
+        assert sink.spool_path.read_bytes().count(b"\n") == 30
+    finally:
+        mariadb_server.resume()
+
+    restarted = storage.sink(**FAST)
+    restarted.start()
+    wait_for(lambda: restarted.status().backlog == 0, what="the replay")
+    restarted.close(5)
+    stored = _keys(storage)
+    assert sorted(stored) == sorted((str(f.received_at), "pi-test") for f in frames)

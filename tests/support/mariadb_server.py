@@ -109,6 +109,15 @@ class MariaDBServer:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs with its connections open (a stuck, not a dead, server)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000  # frames between reader and dispatcher: a quarter of an hour of a live line
 QUEUE_WAIT = 1.0  # seconds the reader waits for room before it drops a frame
+READER_STUCK = 60.0  # seconds in one chunk (a few frames at most) that can only be a hang
+COUNTERS_WAIT = 0.1  # seconds the supervisor waits for the reader's lock to copy counters
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
 STATUS_REFRESH = 5.0  # seconds between STATUS= updates to systemd
 HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is alive
@@ -61,6 +63,8 @@ class FrameQueueProtocol:
         self.connections = 0
         self.overflow = 0
         self.queue_wait = QUEUE_WAIT  # 0 once nobody will ever take from the queue
+        self.busy_since: float | None = None  # monotonic time data_received was entered
+        self._decoder_counters = decoder.stats.as_dict()
 
     def connection_made(self, description: str) -> None:
         with self._lock:
@@ -69,6 +73,7 @@ class FrameQueueProtocol:
         log.info("reading %s", description)
 
     def data_received(self, data: bytes) -> int:
+        self.busy_since = time.monotonic()
         received_at = datetime.now(timezone.utc)
         with self._lock:
             frames = self.decoder.feed(data, received_at)
@@ -79,6 +84,7 @@ class FrameQueueProtocol:
                 if not self.overflow:
                     log.error("the dispatcher is not taking frames: dropping them")
                 self.overflow += 1
+        self.busy_since = None
         return len(frames)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -86,8 +92,15 @@ class FrameQueueProtocol:
             log.warning("source lost: %s", error)
 
     def counters(self) -> dict[str, int]:
-        with self._lock:
-            counters = self.decoder.stats.as_dict()
+        """The decoder's counters and the protocol's own. The decoder's are copied under the
+        reader's lock; if the reader holds it too long (a hang the watchdog is about to
+        report), the last copy is used, so that the supervisor itself never hangs."""
+        if self._lock.acquire(timeout=COUNTERS_WAIT):
+            try:
+                self._decoder_counters = self.decoder.stats.as_dict()
+            finally:
+                self._lock.release()
+        counters = dict(self._decoder_counters)
         counters.update(connections=self.connections, overflow=self.overflow)
         return counters
 
@@ -252,13 +265,19 @@ class Daemon:
         return dead
 
     def _making_progress(self) -> bool:
-        """Every thread alive, and the dispatcher not sitting on a queue it does not drain.
+        """Every thread alive, the reader not stuck in our code, the dispatcher not sitting on
+        a queue it does not drain.
 
         The reader is not judged by the bytes it gets: a silent line is the source's business
-        (it reopens the port), not a stuck thread."""
+        (it reopens the port), not a stuck thread. Handling a chunk, though, is bounded work
+        (decoding, and QUEUE_WAIT per frame at worst): longer than READER_STUCK means a hang."""
         if not (self._reader.is_alive() and self._dispatcher.is_alive()):
             return False
         if not all(sink.status().alive for sink in self.sinks):
+            return False
+        busy_since = self.protocol.busy_since
+        if busy_since is not None and time.monotonic() - busy_since > READER_STUCK:
+            log.error("the reader is stuck on one chunk: no watchdog ping")
             return False
         progress = self._dispatched
         stuck = progress == self._watched_progress and self._frames.qsize() > 0

@@ -158,5 +158,17 @@ class NotifySocket:
             if key in message:
                 return message
 
+    def drain(self) -> None:
+        """Forget every message sent so far, read or not."""
+        self.socket.setblocking(False)
+        try:
+            while True:
+                self.socket.recv(4096)
+        except BlockingIOError:
+            pass
+        finally:
+            self.socket.setblocking(True)
+        self.messages.clear()
+
     def close(self) -> None:
         self.socket.close()

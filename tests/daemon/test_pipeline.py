@@ -13,6 +13,7 @@ from teleinforeader import daemon as daemon_module
 from teleinforeader.daemon import Daemon, resolve_state_directory
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
+from teleinforeader.sources.base import ReaderProtocol
 from tests.daemon.daemon_helpers import (
     BlockingSubmitSink,
     CollectingSink,
@@ -170,15 +171,16 @@ def test_systemd_hears_ready_status_watchdog_and_stopping(notify_socket: NotifyS
     assert running.wait() == 0
 
 
-def test_no_watchdog_ping_while_the_dispatcher_is_stuck(notify_socket: NotifySocket) -> None:
+def test_no_watchdog_ping_while_the_dispatcher_is_stuck(
+    notify_socket: NotifySocket, caplog: pytest.LogCaptureFixture
+) -> None:
     notifier = Notifier(notify_socket.environ(watchdog_usec=100_000))
     stuck = BlockingSubmitSink("stuck")
     stuck.gate.clear()
     running = Running(Daemon(MemorySource(steady_line(5)), [stuck], notifier=notifier))
     notify_socket.receive_until("READY")
-    wait_for(lambda: running.daemon.counters()["queued"] > 0)
-    notify_socket.receive_until("WATCHDOG")  # at most one ping sees the queue for the first time
-    notify_socket.messages.clear()
+    wait_for(lambda: "the dispatcher made no progress" in caplog.text)
+    notify_socket.drain()  # the pings sent before
     with pytest.raises(AssertionError, match="no WATCHDOG"):
         notify_socket.receive_until("WATCHDOG", timeout=0.5)
     stuck.gate.set()
@@ -241,3 +243,38 @@ def test_a_dead_dispatcher_stops_the_daemon_and_the_reader_stops_waiting_for_it(
     assert "submit broke its promise" in caplog.text
     wait_for(lambda: not running.daemon._reader.is_alive(), timeout=5)
     assert running.daemon.counters()["overflow"] > 0
+
+
+def test_no_watchdog_ping_while_the_reader_is_stuck_on_a_chunk(
+    monkeypatch: pytest.MonkeyPatch, notify_socket: NotifySocket, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(daemon_module, "READER_STUCK", 0.2)
+    stuck = threading.Event()
+
+    class HangingSource(MemorySource):
+        def run(self, protocol: ReaderProtocol) -> None:
+            protocol.connection_made("hanging")
+            self._open.set()
+            real_feed = self.decoder.feed
+
+            def hang(data: bytes, received_at: object = None) -> list:
+                stuck.wait()  # a decoder bug that never returns
+                return real_feed(data, received_at)
+
+            self.decoder.feed = hang  # type: ignore[method-assign]
+            protocol.data_received(b"\x02")
+            self._stop.wait()
+
+    source = HangingSource([])
+    notifier = Notifier(notify_socket.environ(watchdog_usec=100_000))
+    daemon = Daemon(source, [CollectingSink()], notifier=notifier)
+    source.decoder = daemon.protocol.decoder
+    running = Running(daemon)
+    notify_socket.receive_until("READY")
+    wait_for(lambda: "the reader is stuck on one chunk" in caplog.text)
+    notify_socket.drain()  # the pings sent before
+    with pytest.raises(AssertionError, match="no WATCHDOG"):
+        notify_socket.receive_until("WATCHDOG", timeout=0.5)
+    stuck.set()
+    notify_socket.receive_until("WATCHDOG")  # unstuck: pings again
+    assert running.stop() == 0

@@ -115,7 +115,9 @@ def test_notify_watchdog_and_no_restart_on_a_configuration_error(unit):
 
 def test_reaches_the_serial_port_through_dialout_not_a_world_writable_device(unit):
     assert unit["Service.User"] == ["teleinforeader"]
-    assert unit["Service.SupplementaryGroups"] == ["dialout"]
+    # dialout comes from the group database (test_sysusers_creates_the_user_in_dialout);
+    # PrivateUsers= would map it to nobody inside the service.
+    assert "Service.PrivateUsers" not in unit
     assert unit["Service.DevicePolicy"] == ["closed"]
     allowed = {entry.split()[0] for entry in unit["Service.DeviceAllow"]}
     assert allowed == SERIAL_DEVICE_GROUPS

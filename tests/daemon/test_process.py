@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -48,13 +49,21 @@ def daemon_environment(**extra: str) -> dict[str, str]:
     return environ
 
 
-def start(config: Path, environ: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+@contextlib.contextmanager
+def daemon(config: Path, environ: dict[str, str], *options: str) -> Iterator[subprocess.Popen]:
+    """The daemon process, killed on the way out if a failed test left it running."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "teleinforeader", "--config", str(config), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environ,
     )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 @pytest.fixture
@@ -73,8 +82,7 @@ def test_a_signal_stops_the_daemon_cleanly_with_every_frame_flushed(
     tmp_path: Path, notify_socket: NotifySocket, signum: signal.Signals
 ) -> None:
     environ = daemon_environment(**notify_socket.environ(watchdog_usec=400_000))
-    process = start(replay_config(tmp_path), environ, "--print")
-    try:
+    with daemon(replay_config(tmp_path), environ, "--print") as process:
         assert notify_socket.receive_until("READY")["READY"] == "1"
         ping = notify_socket.receive_until("WATCHDOG")
         while frames_in_status(ping) < 15:  # live counters, refreshed with each ping
@@ -82,10 +90,6 @@ def test_a_signal_stops_the_daemon_cleanly_with_every_frame_flushed(
         process.send_signal(signum)
         assert notify_socket.receive_until("STOPPING")["STOPPING"] == "1"
         stdout, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     log = stderr.decode()
     assert process.returncode == 0, log
     assert f"stopping: received {signum.name}" in log
@@ -109,15 +113,10 @@ def test_the_state_directory_from_systemd_is_used(
 ) -> None:
     state = tmp_path / "systemd-state"
     environ = daemon_environment(STATE_DIRECTORY=str(state), **notify_socket.environ())
-    process = start(replay_config(tmp_path), environ)
-    try:
+    with daemon(replay_config(tmp_path), environ) as process:
         notify_socket.receive_until("READY")
         process.terminate()
         _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 0, stderr.decode()
     assert (state / "teleinforeader.sqlite3").is_file()
     assert not (tmp_path / "state").exists()
@@ -179,16 +178,11 @@ def test_an_uncreatable_state_directory_exits_73_with_one_line(tmp_path: Path) -
 
 def test_a_dying_sink_makes_the_process_exit_1(tmp_path: Path) -> None:
     """`--print | head -1`: once stdout is closed the print sink is dead, and so the daemon."""
-    process = start(replay_config(tmp_path), daemon_environment(), "--print")
-    try:
+    with daemon(replay_config(tmp_path), daemon_environment(), "--print") as process:
         assert process.stdout is not None
         process.stdout.readline()
         process.stdout.close()
         _, stderr = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     log = stderr.decode()
     assert process.returncode == 1, log
     assert "stdout was closed" in log

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemon.daemon_helpers import NotifySocket
+from tests.faults.fault_helpers import daemon_environment
 
 DATA = Path(__file__).parent.parent / "data"
 CAPTURE = DATA / "historic-tempo-pyteleinfo-captured_frames.bin"
@@ -37,16 +37,6 @@ def replay_config(tmp_path: Path) -> Path:
     return write_config(
         tmp_path, f'[source]\ntype = "replay"\nfile = "{CAPTURE}"\nspeed = 20\nloop = true\n'
     )
-
-
-def daemon_environment(**extra: str) -> dict[str, str]:
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STATE_DIRECTORY"}
-    }
-    environ.update(extra)
-    return environ
 
 
 @contextlib.contextmanager

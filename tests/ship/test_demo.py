@@ -54,7 +54,7 @@ def first_json_line(port: int, timeout: float = 30.0) -> dict:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
                 return json.loads(client.makefile("rb").readline())
-        except (ConnectionRefusedError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError):  # not listening yet, or closed before a line
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)

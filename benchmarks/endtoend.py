@@ -1,0 +1,293 @@
+"""The whole daemon at full speed: frames/s and CPU per frame from the replay to the database
+and ten clients, and resident memory after a million frames against after ten thousand.
+
+The daemon runs as a real process, as systemd runs it ($NOTIFY_SOCKET, whose STATUS= lines
+give the live frame count): a capture replayed as fast as possible (speed 0) through the
+decoder, the plausibility guard, the database writer (every frame stored: store_interval 0)
+and the socket server with ten reading clients. Throughput is measured from READY=1 to the exit
+at the end of the capture, which includes the last commit; CPU is the child's user + system
+time. SQLite and MariaDB (the throwaway test server; skipped with the reason when it cannot run)
+are measured one after the other, the daemon having one database at a time. "rows stored" and
+"lines/client" are printed as measured: at full speed the frames of one 4 KiB read share their
+receive time (the rows' key with the meter), and the server hands a lagging broadcast only the
+newest frames; on a real line, a frame a second, neither happens.
+
+Memory: the capture loops at full speed (SQLite, no client) and VmRSS is read when the daemon
+reports 10,000 and then 1,000,000 frames; a leak of even 100 bytes a frame would show as 100 MB.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.common import machine, print_table
+from teleinforeader.tic import encode_frame
+
+FRAMES = 50_000
+CLIENTS = 10
+RSS_POINTS = (10_000, 1_000_000)
+TIMEOUT = 600.0
+EVERY_FRAME = "store_interval = 0\nflush_interval = 0.5"
+
+
+def historic_frame(index: int) -> bytes:
+    """A single-phase BASE frame whose index goes up by one Wh a frame."""
+    return encode_frame(
+        {
+            "ADCO": "021728123456",
+            "OPTARIF": "BASE",
+            "ISOUSC": "30",
+            "BASE": f"{index:09d}",
+            "PTEC": "TH..",
+            "IINST": f"{index % 30:03d}",
+            "IMAX": "090",
+            "PAPP": f"{(index * 37) % 6000:05d}",
+            "HHPHC": "A",
+            "MOTDETAT": "000000",
+        },
+        "historic",
+    )
+
+
+def write_capture(path: Path, frames: int) -> Path:
+    path.write_bytes(b"".join(historic_frame(1_000_000 + n) for n in range(frames)))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_config(directory: Path, source: str, database: str, port: int) -> Path:
+    config = directory / "teleinforeader.toml"
+    config.write_text(
+        f"[source]\n{source}\n"
+        f"[database]\n{database}\n"
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[daemon]\nstate_directory = "{directory / "state"}"\nlog_level = "warning"\n'
+    )
+    return config
+
+
+class DaemonRun:
+    """One daemon process; its STATUS= lines (a watchdog ping every 0.25 s) read in a thread."""
+
+    def __init__(self, directory: Path, config: Path) -> None:
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        address = directory / f"notify-{time.monotonic_ns()}"
+        self.notify.bind(str(address))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY", "WATCH"))}
+        environ.update(NOTIFY_SOCKET=str(address), WATCHDOG_USEC="500000")
+        environ.pop("STATE_DIRECTORY", None)
+        self.frames = 0
+        self.ready = threading.Event()
+        self._cpu_before = _children_cpu()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "teleinforeader", "--config", str(config)],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+        )
+        self.ready_at = 0.0
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        self.notify.settimeout(1.0)
+        while True:
+            try:
+                message = self.notify.recv(4096).decode()
+            except socket.timeout:
+                if self.process.poll() is not None:
+                    return
+                continue
+            except OSError:
+                return
+            for line in message.splitlines():
+                if line == "READY=1" and not self.ready.is_set():
+                    self.ready_at = time.perf_counter()
+                    self.ready.set()
+                elif line.startswith("STATUS=") and " frames" in line:
+                    self.frames = int(line[len("STATUS=") :].split(" frames")[0])
+
+    def wait_for_frames(self, frames: int) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while self.frames < frames:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the daemon stopped at {self.frames} frames")
+            time.sleep(0.05)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def wait(self) -> tuple[float, float]:
+        """Wait for the exit; (seconds from READY=1, CPU seconds of the process)."""
+        self.process.wait(TIMEOUT)
+        ended = time.perf_counter()
+        self.notify.close()
+        return ended - self.ready_at, _children_cpu() - self._cpu_before
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
+        self.notify.close()
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CountingClient:
+    """A socket client that reads everything and counts the lines."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.lines = 0
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with self.sock:
+            while True:
+                try:
+                    data = self.sock.recv(1 << 20)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.lines += data.count(b"\n")
+
+    def join(self) -> int:
+        self._thread.join(TIMEOUT)
+        return self.lines
+
+
+def connect_clients(port: int, count: int) -> list[CountingClient]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return [CountingClient(port) for _ in range(count)]
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def sqlite_rows(state: Path) -> int:
+    import sqlite3
+
+    database = sqlite3.connect(state / "teleinforeader.sqlite3")
+    try:
+        return int(database.execute("SELECT COUNT(*) FROM teleinfoframes").fetchone()[0])
+    finally:
+        database.close()
+
+
+def throughput(directory: Path, capture: Path, database: str) -> tuple[float, float, int, int]:
+    """(frames/s, CPU µs a frame, rows of the last run's database, lines the clients got)."""
+    port = free_port()
+    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
+    run = DaemonRun(directory, write_config(directory, source, database, port))
+    clients = connect_clients(port, CLIENTS)  # before READY: the replay starts at once
+    seconds, cpu = run.wait()
+    lines = sum(client.join() for client in clients)
+    return FRAMES / seconds, cpu / FRAMES * 1e6, run.process.returncode, lines
+
+
+def mariadb_rows(server, database: str) -> int:  # type: ignore[no-untyped-def]
+    import mariadb
+
+    connection = mariadb.connect(**server.connect_arguments(database))
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT COUNT(*) FROM teleinfoframes")
+        return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def end_to_end(directory: Path) -> list[tuple[object, ...]]:
+    capture = write_capture(directory / "capture.bin", FRAMES)
+    rows: list[tuple[object, ...]] = []
+    state = directory / "sqlite"
+    state.mkdir()
+    rate, cpu, status, lines = throughput(state, capture, f'backend = "sqlite"\n{EVERY_FRAME}')
+    rows.append(("SQLite", rate, cpu, sqlite_rows(state / "state"), lines // CLIENTS, status))
+    try:
+        from tests.support.mariadb_server import MariaDBServer
+
+        server = MariaDBServer(directory / "mariadb")
+        server.start()
+    except Exception as exc:  # no server binaries here: say so in the table
+        rows.append(("MariaDB", f"skipped: {exc}"[:60], "", "", "", ""))
+        return rows
+    try:
+        state = directory / "maria"
+        state.mkdir()
+        settings = (
+            f'backend = "mariadb"\n{EVERY_FRAME}\n[database.mariadb]\n'
+            f'host = "{server.host}"\nport = {server.port}\nuser = "{server.user}"\n'
+            f'password = "{server.password}"\ndatabase = "teleinfo_bench"'
+        )
+        rate, cpu, status, lines = throughput(state, capture, settings)
+        stored = mariadb_rows(server, "teleinfo_bench")
+        rows.append(("MariaDB", rate, cpu, stored, lines // CLIENTS, status))
+    finally:
+        server.stop()
+    return rows
+
+
+def memory(directory: Path) -> list[tuple[object, ...]]:
+    capture = write_capture(directory / "loop.bin", 10_000)
+    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
+    state = directory / "memory"
+    state.mkdir()
+    # One row every 5 s, as installed: the writer keeps up, so growth would be a leak, not a
+    # backlog (a writer slower than a full-speed replay queues frames in memory by design).
+    config = write_config(state, source, 'backend = "sqlite"\nstore_interval = 5', free_port())
+    run = DaemonRun(state, config)
+    rows: list[tuple[object, ...]] = []
+    try:
+        for frames in RSS_POINTS:
+            run.wait_for_frames(frames)
+            rows.append((f"after {frames:,} frames", run.frames, run.rss_kib()))
+    finally:
+        run.stop()
+    return rows
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        print_table(
+            f"End to end: {FRAMES:,} frames replayed at full speed through decoder, guard, "
+            f"database (every frame) and {CLIENTS} socket clients",
+            ["database", "frames/s", "CPU µs/frame", "rows stored", "lines/client", "exit"],
+            end_to_end(directory),
+        )
+        rows = memory(directory)
+        growth = rows[-1][2] - rows[0][2]  # type: ignore[operator]
+        rows.append(("growth (KiB)", "", growth))
+        print_table(
+            "Daemon resident memory, replay looping at full speed (SQLite, socket server)",
+            ["when", "frames", "VmRSS (KiB)"],
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    print(machine())
+    main()

@@ -18,55 +18,22 @@ reports 10,000 and then 1,000,000 frames; a leak of even 100 bytes a frame would
 
 from __future__ import annotations
 
-import os
 import resource
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
-from teleinforeader.tic import encode_frame
+from benchmarks.process import Daemon, free_port
+from tests.support.captures import write_capture
 
 FRAMES = 50_000
 CLIENTS = 10
 RSS_POINTS = (10_000, 1_000_000)
 TIMEOUT = 600.0
 EVERY_FRAME = "store_interval = 0\nflush_interval = 0.5"
-
-
-def historic_frame(index: int) -> bytes:
-    """A single-phase BASE frame whose index goes up by one Wh a frame."""
-    return encode_frame(
-        {
-            "ADCO": "021728123456",
-            "OPTARIF": "BASE",
-            "ISOUSC": "30",
-            "BASE": f"{index:09d}",
-            "PTEC": "TH..",
-            "IINST": f"{index % 30:03d}",
-            "IMAX": "090",
-            "PAPP": f"{(index * 37) % 6000:05d}",
-            "HHPHC": "A",
-            "MOTDETAT": "000000",
-        },
-        "historic",
-    )
-
-
-def write_capture(path: Path, frames: int) -> Path:
-    path.write_bytes(b"".join(historic_frame(1_000_000 + n) for n in range(frames)))
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(directory: Path, source: str, database: str, port: int) -> Path:
@@ -78,71 +45,6 @@ def write_config(directory: Path, source: str, database: str, port: int) -> Path
         f'[daemon]\nstate_directory = "{directory / "state"}"\nlog_level = "warning"\n'
     )
     return config
-
-
-class DaemonRun:
-    """One daemon process; its STATUS= lines (a watchdog ping every 0.25 s) read in a thread."""
-
-    def __init__(self, directory: Path, config: Path) -> None:
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        address = directory / f"notify-{time.monotonic_ns()}"
-        self.notify.bind(str(address))
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY", "WATCH"))}
-        environ.update(NOTIFY_SOCKET=str(address), WATCHDOG_USEC="500000")
-        environ.pop("STATE_DIRECTORY", None)
-        self.frames = 0
-        self.ready = threading.Event()
-        self._cpu_before = _children_cpu()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "teleinforeader", "--config", str(config)],
-            env=environ,
-            stdout=subprocess.DEVNULL,
-        )
-        self.ready_at = 0.0
-        threading.Thread(target=self._listen, daemon=True).start()
-
-    def _listen(self) -> None:
-        self.notify.settimeout(1.0)
-        while True:
-            try:
-                message = self.notify.recv(4096).decode()
-            except socket.timeout:
-                if self.process.poll() is not None:
-                    return
-                continue
-            except OSError:
-                return
-            for line in message.splitlines():
-                if line == "READY=1" and not self.ready.is_set():
-                    self.ready_at = time.perf_counter()
-                    self.ready.set()
-                elif line.startswith("STATUS=") and " frames" in line:
-                    self.frames = int(line[len("STATUS=") :].split(" frames")[0])
-
-    def wait_for_frames(self, frames: int) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while self.frames < frames:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the daemon stopped at {self.frames} frames")
-            time.sleep(0.05)
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def wait(self) -> tuple[float, float]:
-        """Wait for the exit; (seconds from READY=1, CPU seconds of the process)."""
-        self.process.wait(TIMEOUT)
-        ended = time.perf_counter()
-        self.notify.close()
-        return ended - self.ready_at, _children_cpu() - self._cpu_before
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(60)
-        self.notify.close()
 
 
 def _children_cpu() -> float:
@@ -197,14 +99,19 @@ def sqlite_rows(state: Path) -> int:
 
 
 def throughput(directory: Path, capture: Path, database: str) -> tuple[float, float, int, int]:
-    """(frames/s, CPU µs a frame, rows of the last run's database, lines the clients got)."""
+    """(frames/s, CPU µs a frame, exit status, lines the clients got)."""
     port = free_port()
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
-    run = DaemonRun(directory, write_config(directory, source, database, port))
+    cpu_before = _children_cpu()
+    daemon = Daemon(directory, write_config(directory, source, database, port))
     clients = connect_clients(port, CLIENTS)  # before READY: the replay starts at once
-    seconds, cpu = run.wait()
+    daemon.seconds_to_ready()
+    status = daemon.process.wait(TIMEOUT)  # the end of the capture: last commit, then exit
+    seconds = time.perf_counter() - daemon.ready_at
+    cpu = _children_cpu() - cpu_before
+    daemon.notify.close()
     lines = sum(client.join() for client in clients)
-    return FRAMES / seconds, cpu / FRAMES * 1e6, run.process.returncode, lines
+    return FRAMES / seconds, cpu / FRAMES * 1e6, status, lines
 
 
 def mariadb_rows(server, database: str) -> int:  # type: ignore[no-untyped-def]
@@ -220,7 +127,8 @@ def mariadb_rows(server, database: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def end_to_end(directory: Path) -> list[tuple[object, ...]]:
-    capture = write_capture(directory / "capture.bin", FRAMES)
+    capture = directory / "capture.bin"
+    write_capture(capture, FRAMES)
     rows: list[tuple[object, ...]] = []
     state = directory / "sqlite"
     state.mkdir()
@@ -251,21 +159,26 @@ def end_to_end(directory: Path) -> list[tuple[object, ...]]:
 
 
 def memory(directory: Path) -> list[tuple[object, ...]]:
-    capture = write_capture(directory / "loop.bin", 10_000)
+    capture = directory / "loop.bin"
+    write_capture(capture, 10_000)
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
     state = directory / "memory"
     state.mkdir()
     # One row every 5 s, as installed: the writer keeps up, so growth would be a leak, not a
     # backlog (a writer slower than a full-speed replay queues frames in memory by design).
     config = write_config(state, source, 'backend = "sqlite"\nstore_interval = 5', free_port())
-    run = DaemonRun(state, config)
+    daemon = Daemon(state, config, watchdog_usec=500_000)  # STATUS= every 0.25 s
     rows: list[tuple[object, ...]] = []
     try:
         for frames in RSS_POINTS:
-            run.wait_for_frames(frames)
-            rows.append((f"after {frames:,} frames", run.frames, run.rss_kib()))
+            deadline = time.monotonic() + TIMEOUT
+            while daemon.frames() < frames:
+                if daemon.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the daemon stopped at {daemon.frames()} frames")
+                time.sleep(0.05)
+            rows.append((f"after {frames:,} frames", daemon.frames(), daemon.rss_kib()))
     finally:
-        run.stop()
+        daemon.stop()
     return rows
 
 

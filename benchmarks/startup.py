@@ -12,26 +12,16 @@ costs 1 % there).
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
+from benchmarks.process import Daemon, free_port
 
 STARTS = 5
 IDLE_SECONDS = 30.0
-READY_TIMEOUT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _write_config(directory: Path, device: str) -> Path:
@@ -39,60 +29,10 @@ def _write_config(directory: Path, device: str) -> Path:
     config.write_text(
         f'[source]\ntype = "serial"\ndevice = "{device}"\n'
         f'[database]\nbackend = "sqlite"\n'
-        f'[server]\nhost = "127.0.0.1"\nport = {_free_port()}\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
         f'[daemon]\nstate_directory = "{directory / "state"}"\n'
     )
     return config
-
-
-class _Daemon:
-    """One daemon process with its own notify socket."""
-
-    def __init__(self, directory: Path, config: Path) -> None:
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        address = directory / f"notify-{time.monotonic_ns()}"
-        self.notify.bind(str(address))
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY", "WATCH"))}
-        environ["NOTIFY_SOCKET"] = str(address)
-        environ.pop("STATE_DIRECTORY", None)
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "teleinforeader", "--config", str(config)],
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def seconds_to_ready(self) -> float:
-        self.notify.settimeout(READY_TIMEOUT)
-        while b"READY=1" not in self.notify.recv(4096).split(b"\n"):
-            pass
-        return time.perf_counter() - self.started
-
-    def cpu_ticks(self) -> int:
-        """utime + stime of the process, in clock ticks (fields 14 and 15 of /proc/PID/stat)."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
-        return int(fields[11]) + int(fields[12])
-
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
-
-    def stop(self) -> float:
-        """Send SIGTERM; the seconds until the process exited."""
-        start = time.perf_counter()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
-            self.notify.close()
-        return time.perf_counter() - start
 
 
 def main() -> None:
@@ -103,10 +43,10 @@ def main() -> None:
             config = _write_config(directory, os.ttyname(slave))
             starts, stops = [], []
             for _ in range(STARTS):
-                daemon = _Daemon(directory, config)
+                daemon = Daemon(directory, config)
                 starts.append(daemon.seconds_to_ready())
                 stops.append(daemon.stop())
-            daemon = _Daemon(directory, config)
+            daemon = Daemon(directory, config)
             daemon.seconds_to_ready()
             before = daemon.cpu_ticks()
             time.sleep(IDLE_SECONDS)

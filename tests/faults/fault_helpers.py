@@ -17,20 +17,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Callable
 
-from tests.daemon.daemon_helpers import historic_frame
+from tests.support.captures import historic_frame, write_capture
+from tests.support.mariadb_server import MariaDBServer
+from tests.support.waiting import wait_for
 
-__all__ = ["historic_frame"]
+__all__ = ["historic_frame", "wait_for", "write_capture"]
 
 Sections = Mapping[str, Mapping[str, Any]]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    """Poll `condition` until true; fail after `timeout` seconds, saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what or condition}")
-        time.sleep(0.02)
 
 
 def free_port() -> int:
@@ -59,12 +52,26 @@ def write_config(path: Path, sections: Sections) -> Path:
     return path
 
 
-def write_capture(path: Path, count: int, first_index: int = 1_000_000) -> list[int]:
-    """A raw historic capture of `count` frames whose BASE index goes up by one each frame
-    (a unique mark per frame, well within what the guard finds plausible); the indexes."""
-    indexes = list(range(first_index, first_index + count))
-    path.write_bytes(b"".join(historic_frame(index) for index in indexes))
-    return indexes
+def mariadb_sections(server: MariaDBServer, database: str, **settings: Any) -> dict[str, Any]:
+    """[database] for the throwaway server, every frame stored, quick reconnections (with
+    `settings` on top), and its [database.mariadb]."""
+    return {
+        "database": {
+            "backend": "mariadb",
+            "store_interval": 0,
+            "reconnect_delay": 0.1,
+            "reconnect_max_delay": 0.5,
+            **settings,
+        },
+        "database.mariadb": {
+            "host": server.host,
+            "port": server.port,
+            "user": server.user,
+            "password": server.password,
+            "database": database,
+            "connect_timeout": 2,
+        },
+    }
 
 
 def daemon_environment(**extra: str) -> dict[str, str]:

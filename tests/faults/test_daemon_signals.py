@@ -17,6 +17,7 @@ from tests.faults.fault_helpers import (
     SocketMeter,
     base_indexes,
     free_port,
+    mariadb_sections,
     wait_for,
     write_capture,
     write_config,
@@ -146,22 +147,9 @@ def test_sigkill_while_mariadb_is_away_keeps_the_spool_for_the_next_start(
             tmp_path / "teleinforeader.toml",
             {
                 "source": {"type": "serial", "device": meter.url},
-                "database": {
-                    "backend": "mariadb",
-                    "store_interval": 0,
-                    "flush_interval": 0.2,
-                    "memory_backlog": 20,
-                    "reconnect_delay": 0.2,
-                    "reconnect_max_delay": 0.5,
-                },
-                "database.mariadb": {
-                    "host": mariadb_server.host,
-                    "port": mariadb_server.port,
-                    "user": mariadb_server.user,
-                    "password": mariadb_server.password,
-                    "database": mariadb_database,
-                    "connect_timeout": 2,
-                },
+                **mariadb_sections(
+                    mariadb_server, mariadb_database, flush_interval=0.2, memory_backlog=20
+                ),
                 "server": {"enabled": False},
                 "daemon": {"state_directory": str(tmp_path / "state"), "status_interval": 0.5},
             },

@@ -10,6 +10,7 @@ import pytest
 from tests.faults.fault_helpers import (
     DaemonProcess,
     base_indexes,
+    mariadb_sections,
     wait_for,
     write_capture,
     write_config,
@@ -39,22 +40,12 @@ def mariadb_config(tmp_path: Path, server: MariaDBServer, database: str, capture
         tmp_path / "teleinforeader.toml",
         {
             "source": {"type": "replay", "file": str(capture), "speed": SPEED},
-            "database": {
-                "backend": "mariadb",
-                "store_interval": 0,  # every frame is due
-                "flush_interval": 0.2,
-                "memory_backlog": 100,  # most of an outage goes through the disk spool
-                "reconnect_delay": 0.1,
-                "reconnect_max_delay": 0.5,
-            },
-            "database.mariadb": {
-                "host": server.host,
-                "port": server.port,
-                "user": server.user,
-                "password": server.password,
-                "database": database,
-                "connect_timeout": 2,
-            },
+            **mariadb_sections(
+                server,
+                database,
+                flush_interval=0.2,
+                memory_backlog=100,  # most of an outage goes through the disk spool
+            ),
             "server": {"enabled": False},
             "daemon": {"state_directory": str(tmp_path / "state"), "status_interval": 1},
         },

@@ -1,0 +1,99 @@
+"""The daemon as systemd runs it, for the benchmarks: a real process with its own
+$NOTIFY_SOCKET, whose messages a thread reads (READY=1, and the STATUS= line, which comes with
+every watchdog ping when `watchdog_usec` is set), and its CPU and memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Daemon:
+    """`python -m teleinforeader --config CONFIG`, notifying a socket in `directory`."""
+
+    def __init__(self, directory: Path, config: Path, watchdog_usec: int | None = None) -> None:
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        address = directory / f"notify-{time.monotonic_ns()}"
+        self.notify.bind(str(address))
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY", "WATCH"))}
+        environ["NOTIFY_SOCKET"] = str(address)
+        if watchdog_usec:
+            environ["WATCHDOG_USEC"] = str(watchdog_usec)
+        environ.pop("STATE_DIRECTORY", None)
+        self.ready = threading.Event()
+        self.ready_at = 0.0
+        self.status = ""
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "teleinforeader", "--config", str(config)],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        self.notify.settimeout(0.5)
+        while True:
+            try:
+                message = self.notify.recv(4096).decode()
+            except socket.timeout:
+                if self.process.poll() is not None:
+                    return
+                continue
+            except OSError:  # closed by stop()
+                return
+            for line in message.splitlines():
+                if line == "READY=1" and not self.ready.is_set():
+                    self.ready_at = time.perf_counter()
+                    self.ready.set()
+                elif line.startswith("STATUS="):
+                    self.status = line[len("STATUS=") :]
+
+    def seconds_to_ready(self) -> float:
+        if not self.ready.wait(READY_TIMEOUT):
+            raise RuntimeError(f"no READY=1 within {READY_TIMEOUT:.0f} s")
+        return self.ready_at - self.started
+
+    def frames(self) -> int:
+        """The frame count of the last STATUS= line ("N frames, ...")."""
+        return int(self.status.split(" frames")[0]) if " frames" in self.status else 0
+
+    def cpu_ticks(self) -> int:
+        """utime + stime of the process, in clock ticks (fields 14 and 15 of /proc/PID/stat)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
+        return int(fields[11]) + int(fields[12])
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> float:
+        """Send SIGTERM; the seconds until the process exited."""
+        start = time.perf_counter()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.notify.close()
+        return time.perf_counter() - start

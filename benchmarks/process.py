@@ -13,13 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.mariadb_server import free_port
+
+__all__ = ["Daemon", "free_port"]
+
 READY_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Daemon:

@@ -18,18 +18,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tests.support.captures import historic_frame, write_capture
-from tests.support.mariadb_server import MariaDBServer
+from tests.support.mariadb_server import MariaDBServer, free_port
 from tests.support.waiting import wait_for
 
-__all__ = ["historic_frame", "wait_for", "write_capture"]
+__all__ = ["free_port", "historic_frame", "wait_for", "write_capture"]
 
 Sections = Mapping[str, Mapping[str, Any]]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _toml(value: Any) -> str:

@@ -1,8 +1,9 @@
 """The daemon: source -> reader thread -> bounded queue -> dispatch thread -> sinks.
 
 Plan:
-- The reader thread runs `source.run(protocol)`; the protocol decodes each chunk (stamped with
-  the time it arrived) and puts the frames on a bounded queue. It never does I/O beyond that.
+- The reader thread runs `source.run(protocol)`; the protocol decodes each chunk, stamps each
+  frame with its own time (see `ArrivalClock`) and puts the frames on a bounded queue. It
+  never does I/O beyond that.
 - The dispatch thread takes frames off the queue, runs the plausibility guard and hands what it
   releases to every sink's `submit`, which never blocks: each sink has its own thread and queue,
   so a slow database or a stalled client delays nothing else.
@@ -26,7 +27,7 @@ import queue
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -48,9 +49,53 @@ HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is aliv
 READY_POLL_FIRST = 0.01  # seconds between checks that the source is open, doubling...
 READY_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
 _END = None  # tells the dispatcher that no frame will follow
+TICK = timedelta(microseconds=1)  # the finest step a database timestamp keeps
+CLOCK_STEP_WARNING = timedelta(seconds=1)  # a wall clock this far back is logged
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+
+
+class ArrivalClock:
+    """Gives every frame its own, strictly increasing UTC time.
+
+    The time is part of the database key (timestamp, reader, meter): frames sharing one would
+    all but one be ignored as duplicates. A chunk holds several frames whenever the reader
+    falls a frame behind (a busy SD card), and always in a replay at full speed. The chunk's
+    last frame gets the time the chunk was read; the earlier ones, which arrived before it, a
+    microsecond apart before it, so that they keep their order.
+
+    The wall clock may step back (NTP at boot on a Pi without a clock of its own). The stamps
+    do not follow it: they go on a microsecond after the last one until the clock passes it
+    again. Order within the process is what the key needs; times squeezed together for as long
+    as the step lasts are the lesser harm, and the step is logged.
+    """
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+        self._held_back = False  # the clock stepped back and has not caught up yet
+
+    def stamp(self, frames: Sequence[Frame], now: datetime) -> None:
+        """Set each frame's `received_at`: the last one `now`, or just after the previous."""
+        if not frames:
+            return
+        latest = now
+        last = self._last
+        if last is not None:
+            if last - now >= CLOCK_STEP_WARNING and not self._held_back:
+                log.warning(
+                    "the wall clock went back %.1f s: frames are stamped just after %s until "
+                    "it catches up",
+                    (last - now).total_seconds(),
+                    last.isoformat(),
+                )
+                self._held_back = True
+            elif now > last:
+                self._held_back = False
+            latest = max(now, last + len(frames) * TICK)
+        for before_last, frame in enumerate(reversed(frames)):
+            frame.received_at = latest - before_last * TICK
+        self._last = latest
 
 
 class FrameQueueProtocol:
@@ -65,6 +110,7 @@ class FrameQueueProtocol:
         self.queue_wait = QUEUE_WAIT  # 0 once nobody will ever take from the queue
         self.busy_since: float | None = None  # monotonic time data_received was entered
         self._decoder_counters = decoder.stats.as_dict()
+        self._clock = ArrivalClock()  # the reader thread's alone
 
     def connection_made(self, description: str) -> None:
         with self._lock:
@@ -76,7 +122,8 @@ class FrameQueueProtocol:
         self.busy_since = time.monotonic()
         received_at = datetime.now(timezone.utc)
         with self._lock:
-            frames = self.decoder.feed(data, received_at)
+            frames = self.decoder.feed(data)
+        self._clock.stamp(frames, received_at)
         for frame in frames:
             try:
                 self._frames.put(frame, timeout=self.queue_wait)

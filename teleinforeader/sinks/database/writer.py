@@ -7,7 +7,9 @@ parameterised `executemany` per table and one commit per batch. While the databa
 reconnects with a doubling backoff; frames beyond `memory_backlog` move, oldest first, to the
 on-disk spool, which is replayed before anything newer once the database is back and at the
 next start after a crash. The key (timestamp, reader, meter) and an insert that ignores
-duplicates make re-sending after an ambiguous commit harmless. Rows the server refuses are set
+duplicates make re-sending after an ambiguous commit harmless; what the database ignored is
+counted from the cursor's rowcount as `duplicates_ignored`, never as written, so that rows lost
+to a clash of keys show instead of hiding behind the write counter. Rows the server refuses are set
 aside in a rejects file, never retried forever, never dropped. If the spool cannot be written
 (disk full, read-only), frames stay in memory beyond the bound and the failure is logged and
 counted: memory is the last place left, and the daemon keeps running.
@@ -45,14 +47,15 @@ Row = tuple[Table, tuple[Value, ...]]
 COUNTERS = (
     "accepted",  # frames due for storage
     "skipped",  # frames store_interval left out
-    "rows_written",
+    "rows_written",  # rows the database inserted
+    "duplicates_ignored",  # rows whose key was already stored: re-sent, or a clash of stamps
     "batches",
     "connections",
     "reconnects",
     "connect_errors",
     "write_errors",
     "spooled",  # frames moved from memory to the spool
-    "replayed",  # rows written from the spool
+    "replayed",  # rows sent from the spool (written, or ignored as duplicates)
     "spool_errors",
     "rejected",  # rows the server refused, kept in the rejects file
 )
@@ -258,7 +261,7 @@ class DatabaseSink(Sink):
             return
         connection = self._connection
         try:
-            self._insert(connection, rows)
+            inserted = self._insert(connection, rows)
             connection.commit()
         except Exception as exc:
             self._rollback(connection)
@@ -266,24 +269,35 @@ class DatabaseSink(Sink):
                 self.counters["write_errors"] += 1
                 raise DatabaseAwayError(str(exc)) from exc
             log.error("database refused a batch (%s): retrying its rows one by one", exc)
-            refused = self._write_one_by_one(connection, rows)
+            inserted, refused = self._write_one_by_one(connection, rows)
         else:
             refused = 0
-        self.counters["rows_written"] += len(rows) - refused
+        self.counters["rows_written"] += inserted
+        self.counters["duplicates_ignored"] += len(rows) - refused - inserted
         self.counters["batches"] += 1
 
-    def _insert(self, connection: Any, rows: list[Row]) -> None:
+    def _insert(self, connection: Any, rows: list[Row]) -> int:
+        """Insert `rows` (not committed); return how many the database did not ignore as
+        duplicates. Both backends count an ignored row as no change: SQLite's OR IGNORE, and
+        MariaDB's `ON DUPLICATE KEY UPDATE k = k`, which changes nothing (0 affected rows,
+        the connection not asking for found rows)."""
         cursor = connection.cursor()
+        inserted = 0
         for table, group in groupby(rows, key=lambda row: row[0]):
             cursor.executemany(self._insert_statement(table), [values for _, values in group])
+            inserted += cursor.rowcount
+        return inserted
 
-    def _write_one_by_one(self, connection: Any, rows: list[Row]) -> int:
-        """Insert row by row; return how many the server refused (set aside in the rejects)."""
+    def _write_one_by_one(self, connection: Any, rows: list[Row]) -> tuple[int, int]:
+        """Insert row by row; return how many were inserted and how many the server refused
+        (set aside in the rejects)."""
+        inserted = 0
         refused = []
         for row in rows:
             try:
-                self._insert(connection, [row])
+                count = self._insert(connection, [row])
                 connection.commit()
+                inserted += count
             except Exception as exc:
                 self._rollback(connection)
                 if not self.backend.is_data_error(exc):
@@ -305,7 +319,7 @@ class DatabaseSink(Sink):
                     rejects.close()
             except OSError as exc:  # nowhere to keep them: the batch waits and is retried
                 raise DatabaseAwayError(f"cannot keep refused rows: {exc}") from exc
-        return len(refused)
+        return inserted, len(refused)
 
     @staticmethod
     def _rollback(connection: Any) -> None:

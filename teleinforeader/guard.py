@@ -39,8 +39,8 @@ MARGIN = 1.5  # real loads exceed the subscription for a while before the breake
 SINGLE_PHASE_VOLTS = 200  # the voltage Enedis computes ISOUSC with (PREF / 200 V)
 THREE_PHASE_VOLTS = 600  # three phases of 200 V: ISOUSC is per phase
 FALLBACK_POWER = 36_000  # VA: the largest residential subscription, when the meter tells none
-# Frames decoded from one chunk share a received_at, and a frame's values may be sampled up to a
-# frame cycle (about 2 s) before it is received: never judge over less than this.
+# Frames decoded from one chunk are stamped microseconds apart, and a frame's values may be
+# sampled up to a frame cycle (about 2 s) before it is received: never judge over less than this.
 MIN_ELAPSED = 2.0
 SLACK_WH = 2  # indexes count whole Wh: a frame may carry a rounding step more than the next
 MAX_VOLTAGE = 300  # V: 230 V + 10 % is 253 V; a swapped "230" reads 320 or 302

@@ -17,6 +17,7 @@ from teleinforeader.sinks.database.backend import Backend
 from teleinforeader.sinks.database.schema import TABLES, Table
 from teleinforeader.sinks.database.writer import DatabaseSink
 from teleinforeader.tic import HISTORIC, STANDARD, Decoder, Frame, encode_frame
+from tests.support.waiting import wait_for
 
 START = datetime(2026, 11, 26, 0, 0, 0, 250000)
 STEP = timedelta(milliseconds=400)  # two or three frames in one second: none may collide
@@ -248,6 +249,16 @@ def store(storage: Storage, frames: list[Frame], **overrides: Any) -> DatabaseSi
     for frame in frames:
         sink.submit(frame)
     sink.close(10)
+    return sink
+
+
+def caught_up_sink(storage: Storage, frames: list[Frame], **overrides: Any) -> DatabaseSink:
+    """A started sink that has written `frames`: connected, and nothing waiting."""
+    sink = storage.sink(**overrides)
+    sink.start()
+    for frame in frames:
+        sink.submit(frame)
+    wait_for(lambda: sink.status().counters["rows_written"] == len(frames), what="first rows")
     return sink
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from teleinforeader.sinks.database.schema import HISTORIC_TABLE, STANDARD_TABLE
-from tests.storage.helpers import START, Storage, make_frames
+from tests.storage.helpers import START, Storage, caught_up_sink, make_frames
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.waiting import wait_for
 
@@ -97,11 +97,7 @@ def test_a_hung_server_blocks_neither_submit_nor_shutdown(
     storage: Storage, mariadb_server: MariaDBServer
 ) -> None:
     frames = make_frames("historic-base", 40)
-    sink = storage.sink(**FAST)
-    sink.start()
-    for frame in frames[:10]:
-        sink.submit(frame)
-    wait_for(lambda: sink.status().counters["rows_written"] == 10, what="first rows")
+    sink = caught_up_sink(storage, frames[:10], **FAST)
     mariadb_server.pause()
     try:
         for frame in frames[10:]:

@@ -4,9 +4,15 @@ Plan: `submit` (dispatch thread) only decides whether the frame is due for stora
 (`store_interval`) and appends it to an in-memory deque. The writer thread wakes every
 `flush_interval`, or sooner when `batch_size` frames wait, and writes them with one
 parameterised `executemany` per table and one commit per batch. While the database is away it
-reconnects with a doubling backoff; frames beyond `memory_backlog` move, oldest first, to the
-on-disk spool, which is replayed before anything newer once the database is back and at the
-next start after a crash. The key (timestamp, reader, meter) and an insert that ignores
+reconnects with a doubling backoff. Whenever more than `memory_backlog` frames wait, whether
+the database is away or merely slower than the input (a full-speed replay, a stalled SD card, a
+statement hanging on a stuck server), a second thread moves the oldest to the on-disk spool, so
+the writer's own pace never bounds memory. Rows keep the frames' order: the spool always holds
+older frames than memory, so the writer takes from the spool first, and from memory only when
+the spool is empty; a batch being written from memory when frames overflow is copied to the
+head of the spool, so whether its commit succeeds (the copy is then forgotten) or fails (the
+copy is then replayed first) nothing overtakes it. The spool is replayed at the next start
+after a crash too. The key (timestamp, reader, meter) and an insert that ignores
 duplicates make re-sending after an ambiguous commit harmless; what the database ignored is
 counted from the cursor's rowcount as `duplicates_ignored`, never as written, so that rows lost
 to a clash of keys show instead of hiding behind the write counter. Rows the server refuses are set
@@ -89,7 +95,12 @@ class DatabaseSink(Sink):
         self._clock = clock
         self._memory: deque[Frame] = deque()
         self._in_flight: list[Frame] = []  # taken from memory, not yet committed
-        self._memory_lock = threading.Lock()  # memory/in-flight vs a last-resort spill
+        self._in_flight_spooled = False  # ... and copied to the head of the spool
+        # Held for every move between memory, in-flight and spool, and for the spool file,
+        # which two threads use; it may wait on a disk, so submit() never takes it.
+        self._spool_lock = threading.Lock()
+        # Held only for instants, so status() counts each frame once without waiting on I/O.
+        self._memory_lock = threading.Lock()
         self._last_stored: dict[tuple[str, str | None], datetime] = {}
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -97,9 +108,12 @@ class DatabaseSink(Sink):
         self._connection: Any = None
         self._spool: Spool | None = None
         self._spool_failing = False
+        self._spool_closed = False  # for good: a late spill must not write to a closed file
         self._progress = 0
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._worker = Worker("database-writer", self._run)
+        self._spill_wanted = threading.Event()
+        self._spiller = Worker("database-spiller", self._run_spiller)
 
     # -- the Sink contract -------------------------------------------------------------------
 
@@ -108,6 +122,7 @@ class DatabaseSink(Sink):
         if self._spool is not None and self._spool.pending:
             log.info("%d rows wait in the spool %s", self._spool.pending, self.spool_path)
         self._worker.start()
+        self._spiller.start()
 
     def submit(self, frame: Frame) -> None:
         if self._closed:
@@ -119,11 +134,13 @@ class DatabaseSink(Sink):
         self.counters["accepted"] += 1
         if len(self._memory) >= self.settings.batch_size:
             self._wake.set()
+        self._check_memory_bound()
 
     def close(self, timeout: float) -> None:
         """Write what waits (or spool it when the database is away), within `timeout`."""
         self._closed = True
         self._stopping.set()
+        self._spill_wanted.set()
         self._wake.set()
         if self._worker.ident is None:  # never started: nothing else will keep the frames
             self._spill(keep=0)
@@ -132,16 +149,21 @@ class DatabaseSink(Sink):
             if self._worker.is_alive():  # stuck in a connect or a statement: keep the frames
                 log.warning("database writer busy after %.1f s: spooling what waits", timeout)
                 self._spill(keep=0)
-        if self._spool is not None and not self._worker.is_alive():
-            self._spool.close()
+        if not self._worker.is_alive():
+            self._close_spool()
 
     def status(self) -> SinkStatus:
-        spooled = self._spool.pending if self._spool is not None else 0
+        with self._memory_lock:
+            spooled = self._spool.pending if self._spool is not None else 0
+            in_flight = 0 if self._in_flight_spooled else len(self._in_flight)
+            memory = len(self._memory)
         return SinkStatus(
-            alive=self._worker.healthy,
-            backlog=len(self._memory) + len(self._in_flight) + spooled,
+            alive=self._worker.healthy and self._spiller.healthy,
+            backlog=memory + in_flight + spooled,
             progress=self._progress,
-            counters=dict(self.counters),
+            # in_memory: frames waiting in memory now, at most memory_backlog once the
+            # spiller has caught up (the batch being written is not among them).
+            counters={**self.counters, "in_memory": memory},
         )
 
     # -- which frames become rows ------------------------------------------------------------
@@ -183,15 +205,31 @@ class DatabaseSink(Sink):
                     log.warning("database connection lost: %s", exc)
                     self._disconnect()
                     next_attempt = self._clock() + delay
-            if self._connection is None:
-                self._spill(keep=0 if stopping else self.settings.memory_backlog)
             if stopping:
+                if self._connection is None:  # nothing else will keep them now
+                    self._spill(keep=0)
                 break
             self._wake.wait(self.settings.flush_interval)
             self._wake.clear()
         self._disconnect()
-        if self._spool is not None:
-            self._spool.close()
+        self._close_spool()
+
+    def _run_spiller(self) -> None:
+        """Keep memory within `memory_backlog` whatever the writer is doing: a statement may
+        hang for a minute on a stuck server while a replay submits thousands of frames."""
+        while True:
+            self._spill_wanted.wait()
+            if self._closed:  # the writer keeps or spools what is left
+                return
+            self._spill_wanted.clear()
+            self._spill(keep=self.settings.memory_backlog)
+            if self._spool_failing:  # a full or read-only disk: retry at the writer's pace
+                self._stopping.wait(self.settings.flush_interval)
+                self._check_memory_bound()
+
+    def _check_memory_bound(self) -> None:
+        if len(self._memory) > self.settings.memory_backlog:
+            self._spill_wanted.set()
 
     def _connect(self) -> bool:
         try:
@@ -223,37 +261,63 @@ class DatabaseSink(Sink):
     def _drain(self, stopping: bool) -> None:
         """Spool first (it holds the oldest rows), then memory, one committed batch at a time."""
         batch_size = self.settings.batch_size
-        spool = self._spool
-        while spool is not None and spool.pending:
-            if stopping:  # keep the order: what is in memory joins the spool's tail
-                self._spill(keep=0)
-                return
-            records, offset = spool.read(batch_size)
-            rows = []
-            for record in records:
-                try:
-                    rows.append(record_to_row(record))
-                except (KeyError, ValueError, TypeError) as exc:
-                    spool.corrupt += 1
-                    log.error("spool %s: skipping a record of unknown shape: %s", spool.path, exc)
-            self._write(rows)
-            spool.release(offset)
-            self.counters["replayed"] += len(rows)
-            if len(self._memory) > self.settings.memory_backlog:
-                self._spill(keep=self.settings.memory_backlog)
-        while self._memory:
-            with self._memory_lock:
-                count = min(batch_size, len(self._memory))
-                self._in_flight = [self._memory.popleft() for _ in range(count)]
+        while True:
+            with self._spool_lock:
+                spool = self._spool
+                if spool is not None and spool.pending:
+                    if stopping:
+                        break
+                    records, offset = spool.read(batch_size)
+                elif self._memory:
+                    with self._memory_lock:
+                        count = min(batch_size, len(self._memory))
+                        self._in_flight = [self._memory.popleft() for _ in range(count)]
+                        self._in_flight_spooled = False
+                    spool = None
+                else:
+                    return
+            if spool is None:
+                self._write_in_flight()
+            else:
+                self._replay(spool, records, offset)
+        self._spill(keep=0)  # stopping: keep the order, what is in memory joins the spool's tail
+
+    def _replay(self, spool: Spool, records: list[dict[str, Any]], offset: int) -> None:
+        rows = []
+        for record in records:
             try:
-                self._write([self._rows.row(frame) for frame in self._in_flight])
-            except DatabaseAwayError:
-                with self._memory_lock:
+                rows.append(record_to_row(record))
+            except (KeyError, ValueError, TypeError) as exc:
+                spool.corrupt += 1
+                log.error("spool %s: skipping a record of unknown shape: %s", spool.path, exc)
+        self._write(rows)
+        with self._spool_lock:
+            # A spool reopened meanwhile (after a failed append) starts over: the rows
+            # written here are sent again, and ignored as duplicates.
+            if spool is self._spool:
+                spool.release(offset)
+        self.counters["replayed"] += len(rows)
+
+    def _write_in_flight(self) -> None:
+        try:
+            self._write([self._rows.row(frame) for frame in self._in_flight])
+        except DatabaseAwayError:
+            with self._spool_lock, self._memory_lock:
+                if not self._in_flight_spooled:  # else its copy heads the spool, to retry
                     self._memory.extendleft(reversed(self._in_flight))
-                    self._in_flight = []
-                raise
+                self._in_flight = []
+            self._check_memory_bound()
+            raise
+        with self._spool_lock:
+            if self._in_flight_spooled and self._open_spool():
+                # Committed: forget its copy, which nothing can have read past (the spool
+                # was empty when the batch left memory). Failing to open the spool, the
+                # copy stays and is later sent again, and ignored.
+                _, offset = self._spool.read(len(self._in_flight))  # type: ignore[union-attr]
+                self._spool.release(offset)  # type: ignore[union-attr]
             with self._memory_lock:
                 self._in_flight = []
+                self._in_flight_spooled = False
 
     def _write(self, rows: list[Row]) -> None:
         """Insert and commit `rows`; refused rows go to the rejects file."""
@@ -345,14 +409,26 @@ class DatabaseSink(Sink):
                 return False
         return True
 
+    def _close_spool(self) -> None:
+        with self._spool_lock:
+            self._spool_closed = True
+            if self._spool is not None:
+                self._spool.close()
+
     def _spill(self, keep: int) -> None:
-        """Move all but the newest `keep` frames from memory to the spool, oldest first."""
-        with self._memory_lock:
-            in_flight = len(self._in_flight)  # only a last-resort spill from close() sees any
-            excess = max(in_flight, in_flight + len(self._memory) - keep)
-            if excess <= 0 or not self._open_spool():
+        """Move all but the newest `keep` frames from memory to the spool, oldest first.
+
+        A batch in flight from memory is older than them all: a copy of it goes first, and
+        with `keep` 0 (shutdown) it goes even when nothing else does."""
+        with self._spool_lock:
+            with self._memory_lock:
+                lead = [] if self._in_flight_spooled else list(self._in_flight)
+                excess = max(0, len(self._memory) - keep)
+                moving = lead + list(islice(self._memory, excess))
+            if self._spool_closed or not moving or not (excess or keep == 0):
                 return
-            moving = self._in_flight + list(islice(self._memory, excess - in_flight))
+            if not self._open_spool():
+                return
             try:
                 self._spool.append([row_to_record(*self._rows.row(f)) for f in moving])  # type: ignore[union-attr]
             except OSError as exc:
@@ -361,10 +437,11 @@ class DatabaseSink(Sink):
                 self._spool.close()  # type: ignore[union-attr]
                 self._spool = None
                 return
-            self._in_flight = []
-            for _ in range(excess - in_flight):
-                self._memory.popleft()
-            self.counters["spooled"] += excess
+            with self._memory_lock:
+                for _ in range(excess):
+                    self._memory.popleft()
+                self._in_flight_spooled = self._in_flight_spooled or bool(lead)
+            self.counters["spooled"] += len(moving)
             if self._spool_failing:
                 log.info("spool %s writable again", self.spool_path)
                 self._spool_failing = False

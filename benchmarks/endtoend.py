@@ -14,6 +14,9 @@ newest frames; on a real line, a frame a second, neither happens.
 
 Memory: the capture loops at full speed (SQLite, no client) and VmRSS is read when the daemon
 reports 10,000 and then 1,000,000 frames; a leak of even 100 bytes a frame would show as 100 MB.
+Twice: one row every 5 s, as installed (the writer keeps up, so growth would be a leak), and
+every frame (store_interval 0: the writer cannot keep up with a full-speed replay, and what
+exceeds `memory_backlog` must wait in the spool on disk, not in memory).
 """
 
 from __future__ import annotations
@@ -158,15 +161,15 @@ def end_to_end(directory: Path) -> list[tuple[object, ...]]:
     return rows
 
 
-def memory(directory: Path) -> list[tuple[object, ...]]:
+def memory(directory: Path, store_interval: int) -> list[tuple[object, ...]]:
     capture = directory / "loop.bin"
-    write_capture(capture, 10_000)
+    if not capture.exists():
+        write_capture(capture, 10_000)
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
-    state = directory / "memory"
+    state = directory / f"memory-{store_interval}"
     state.mkdir()
-    # One row every 5 s, as installed: the writer keeps up, so growth would be a leak, not a
-    # backlog (a writer slower than a full-speed replay queues frames in memory by design).
-    config = write_config(state, source, 'backend = "sqlite"\nstore_interval = 5', free_port())
+    database = f'backend = "sqlite"\nstore_interval = {store_interval}'
+    config = write_config(state, source, database, free_port())
     daemon = Daemon(state, config, watchdog_usec=500_000)  # STATUS= every 0.25 s
     rows: list[tuple[object, ...]] = []
     try:
@@ -176,9 +179,11 @@ def memory(directory: Path) -> list[tuple[object, ...]]:
                 if daemon.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the daemon stopped at {daemon.frames()} frames")
                 time.sleep(0.05)
-            rows.append((f"after {frames:,} frames", daemon.frames(), daemon.rss_kib()))
+            rows.append((store_interval, daemon.frames(), daemon.rss_kib()))
     finally:
         daemon.stop()
+    growth = rows[-1][2] - rows[0][2]  # type: ignore[operator]
+    rows.append((store_interval, "growth", growth))
     return rows
 
 
@@ -191,13 +196,10 @@ def main() -> None:
             ["database", "frames/s", "CPU µs/frame", "rows stored", "lines/client", "exit"],
             end_to_end(directory),
         )
-        rows = memory(directory)
-        growth = rows[-1][2] - rows[0][2]  # type: ignore[operator]
-        rows.append(("growth (KiB)", "", growth))
         print_table(
             "Daemon resident memory, replay looping at full speed (SQLite, socket server)",
-            ["when", "frames", "VmRSS (KiB)"],
-            rows,
+            ["store_interval (s)", "frames", "VmRSS (KiB)"],
+            memory(directory, store_interval=5) + memory(directory, store_interval=0),
         )
 
 

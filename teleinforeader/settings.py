@@ -67,7 +67,7 @@ class DatabaseSettings:
     store_interval: float = 5.0  # seconds between stored frames; 0 = every frame
     flush_interval: float = 2.0  # seconds between commits
     batch_size: int = 500  # rows per commit at most
-    memory_backlog: int = 10_000  # frames held in memory while the database is away, then spool
+    memory_backlog: int = 10_000  # frames waiting in memory for the database at most, then spool
     reader: str = ""  # this reader's name in a shared database; "" = the host name
     sqlite_path: str = "teleinforeader.sqlite3"  # relative to the state directory
     reconnect_delay: float = 1.0  # seconds before the first reconnection attempt, then doubled

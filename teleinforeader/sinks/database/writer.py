@@ -7,7 +7,7 @@ parameterised `executemany` per table and one commit per batch. While the databa
 reconnects with a doubling backoff. Whenever more than `memory_backlog` frames wait, whether
 the database is away or merely slower than the input (a full-speed replay, a stalled SD card, a
 statement hanging on a stuck server), a second thread moves the oldest to the on-disk spool, so
-the writer's own pace never bounds memory. Rows keep the frames' order: the spool always holds
+memory no longer depends on the writer's pace. Rows keep the frames' order: the spool always holds
 older frames than memory, so the writer takes from the spool first, and from memory only when
 the spool is empty; a batch being written from memory when frames overflow is copied to the
 head of the spool, so whether its commit succeeds (the copy is then forgotten) or fails (the

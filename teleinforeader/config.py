@@ -163,9 +163,9 @@ def _simulator_profiles() -> Sequence[str]:
     return tuple(PROFILES)
 
 
-def _serial_modes() -> Sequence[str]:
-    """Imported only when a file sets the mode: the serial module brings pyserial in."""
-    from teleinforeader.sources.serialport import MODES
+def _source_modes() -> Sequence[str]:
+    """Imported only when a file sets the mode: the decoder brings the label table in."""
+    from teleinforeader.tic.decoder import MODES
 
     return MODES
 
@@ -173,7 +173,7 @@ def _serial_modes() -> Sequence[str]:
 # Keys (section.key) that accept less than their type allows.
 RULES: dict[str, Rule] = {
     "source.type": Text(SOURCE_TYPES),
-    "source.mode": Text(_serial_modes),
+    "source.mode": Text(_source_modes),
     "source.silence_timeout": Number(float, 0, low_excluded=True),
     "source.profile": Text(_simulator_profiles),
     "database.backend": Text(BACKENDS),

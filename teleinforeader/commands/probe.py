@@ -19,13 +19,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from teleinforeader.cli import add_config_arguments, settings_from_args
+from teleinforeader.tic.decoder import MODES, Decoder
 
 if TYPE_CHECKING:
     from teleinforeader.sources.serialport import SerialSource
-    from teleinforeader.tic.decoder import Decoder
     from teleinforeader.tic.frame import Frame
 
-MODES = ("auto", "historic", "standard")
 EXIT_NO_FRAME = 1
 KERNEL_COMMAND_LINE = "/proc/cmdline"
 _ASCII = bytes(range(128))
@@ -146,7 +145,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from teleinforeader.logs import setup_logging
-    from teleinforeader.tic.decoder import Decoder
 
     settings = settings_from_args(args)
     setup_logging(settings.daemon.log_level if args.log_level else "error")

@@ -37,12 +37,11 @@ from typing import Any
 import serial
 
 from teleinforeader.sources.base import ReaderProtocol, Source
+from teleinforeader.tic.decoder import AUTO, MODES
 from teleinforeader.tic.labels import HISTORIC, STANDARD
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
-MODES = (AUTO, HISTORIC, STANDARD)
 BAUD_OF_MODE = {STANDARD: 9600, HISTORIC: 1200}
 MODE_OF_BAUD = {baud: mode for mode, baud in BAUD_OF_MODE.items()}
 AUTO_BAUDS = (9600, 1200)  # standard first: its frames come every second, historic ones slower

@@ -22,7 +22,7 @@ from tests.daemon.daemon_helpers import (
     historic_frame,
     steady_line,
 )
-from tests.sources.source_helpers import wait_for
+from tests.support.waiting import wait_for
 
 
 class Running:

@@ -16,7 +16,7 @@ from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sinks.printer import PrinterSink
 from teleinforeader.tic import Frame, decode
 from tests.daemon.daemon_helpers import historic_frame
-from tests.sources.source_helpers import wait_for
+from tests.support.waiting import wait_for
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from teleinforeader.sinks.server import ServerSink
 from teleinforeader.tic import Frame, decode, encode_frame
+from tests.support.waiting import wait_for
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 # Captures under licences that keep them out of the project, next to the repository when present.
@@ -42,21 +42,13 @@ def capture_frames(name: str) -> list[Frame]:
     return decode((DATA / name).read_bytes(), received_at=datetime.now())
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.005)
-
-
 def submit_paced(sink: ServerSink, indexes: range) -> None:
     """Submit a frame per index, letting the server catch up before its hand-off overflows."""
     for index in indexes:
         sink.submit(historic_frame(index))
         if index % 100 == 99:
-            wait_until(lambda: sink.status().backlog == 0)
-    wait_until(lambda: sink.status().backlog == 0)
+            wait_for(lambda: sink.status().backlog == 0)
+    wait_for(lambda: sink.status().backlog == 0)
     assert sink.status().counters["handoff_dropped"] == 0
 
 

@@ -25,9 +25,9 @@ from tests.server.server_helpers import (
     connected,
     historic_frame,
     submit_paced,
-    wait_until,
 )
 from tests.server.test_jsonline import HISTORIC_SINGLE_PHASE
+from tests.support.waiting import wait_for
 
 Start = Callable[..., ServerSink]
 Connect = Callable[..., LineClient]
@@ -57,7 +57,7 @@ def test_port_in_use_fails_at_start(start_server: Start) -> None:
 def test_latest_frame_is_sent_on_connect(start_server: Start, connect: Connect) -> None:
     sink = start_server()
     early = connect(sink.address)
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     early.sock.settimeout(0.3)
     with pytest.raises(socket.timeout):  # nothing to show yet: nothing sent
         early.read_line()
@@ -76,12 +76,12 @@ def test_hundred_clients_each_receive_every_frame_in_order(
 ) -> None:
     sink = start_server(max_clients=100)
     clients = [connect(sink.address) for _ in range(100)]
-    wait_until(connected(sink, 100))
+    wait_for(connected(sink, 100))
     for index in range(50):
         sink.submit(historic_frame(index))
     for client in clients:
         assert [client.read_index() for _ in range(50)] == list(range(50))
-    wait_until(lambda: counter(sink, "frames_sent") == 100 * 50)
+    wait_for(lambda: counter(sink, "frames_sent") == 100 * 50)
     assert counter(sink, "frames") == 50
     assert counter(sink, "dropped_slow") == 0
 
@@ -92,7 +92,7 @@ def test_client_that_stops_reading_is_dropped_others_keep_up(
     sink = start_server(client_buffer=32 * 1024)
     stuck = connect(sink.address, SO_RCVBUF=4096)
     readers = [connect(sink.address) for _ in range(3)]
-    wait_until(connected(sink, 4))
+    wait_for(connected(sink, 4))
     index = 0
     # Lock-step: every reader has frame n before frame n+1 exists, so none ever waits on `stuck`.
     while counter(sink, "dropped_slow") == 0:
@@ -120,7 +120,7 @@ def test_clients_sending_garbage_or_megabytes_are_ignored(
     reader = connect(sink.address)
     flooder = connect(sink.address)
     chatter = connect(sink.address)
-    wait_until(connected(sink, 3))
+    wait_for(connected(sink, 3))
     megabytes = random.Random(5).randbytes(8 * 1024 * 1024)
     flood = threading.Thread(target=flooder.sock.sendall, args=(megabytes,))
     flood.start()
@@ -132,7 +132,7 @@ def test_clients_sending_garbage_or_megabytes_are_ignored(
             assert client.read_index() == index
     flood.join(WAIT)
     assert not flood.is_alive()
-    wait_until(lambda: counter(sink, "bytes_received") == len(megabytes) + len(chatter_bytes))
+    wait_for(lambda: counter(sink, "bytes_received") == len(megabytes) + len(chatter_bytes))
     assert counter(sink, "clients") == 3
 
 
@@ -146,7 +146,7 @@ def test_thousand_connect_disconnect_cycles_leak_no_descriptor(
 ) -> None:
     sink = start_server()
     sink.submit(historic_frame(7))
-    wait_until(lambda: counter(sink, "frames") == 1)
+    wait_for(lambda: counter(sink, "frames") == 1)
     before = open_descriptors()
     reset = struct.pack("ii", 1, 0)  # SO_LINGER 0: close with a reset, as a crashed client
     for cycle in range(1000):
@@ -155,7 +155,7 @@ def test_thousand_connect_disconnect_cycles_leak_no_descriptor(
                 assert json.loads(client.recv(1024))["frame"]["BASE"] == "000000007"
             elif cycle % 3 == 1:
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, reset)
-    wait_until(lambda: counter(sink, "disconnects") == 1000)
+    wait_for(lambda: counter(sink, "disconnects") == 1000)
     assert counter(sink, "connects") == 1000
     assert counter(sink, "clients") == 0
     assert open_descriptors() == before
@@ -164,15 +164,15 @@ def test_thousand_connect_disconnect_cycles_leak_no_descriptor(
 def test_max_clients_refused_politely(start_server: Start, connect: Connect) -> None:
     sink = start_server(max_clients=3)
     clients = [connect(sink.address) for _ in range(3)]
-    wait_until(connected(sink, 3))
+    wait_for(connected(sink, 3))
     refused = connect(sink.address)
     assert refused.read_message() == {"version": 1, "error": "too many clients", "max_clients": 3}
     assert refused.at_end()
     assert counter(sink, "refused") == 1
     clients[0].close()
-    wait_until(connected(sink, 2))
+    wait_for(connected(sink, 2))
     newcomer = connect(sink.address)
-    wait_until(connected(sink, 3))
+    wait_for(connected(sink, 3))
     sink.submit(historic_frame(42))
     for client in (*clients[1:], newcomer):
         assert client.read_index() == 42
@@ -212,7 +212,7 @@ def test_dual_stack_listener_matches_mapped_ipv4_clients(
 def test_close_flushes_pending_lines_then_hangs_up(start_server: Start, connect: Connect) -> None:
     sink = start_server(client_buffer=4 * 1024 * 1024)
     slow = connect(sink.address, SO_RCVBUF=4096)
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     submit_paced(sink, range(2000))  # more than the kernel buffers hold: some wait in ours
     closing = threading.Thread(target=sink.close, args=(WAIT,))
     closing.start()
@@ -227,7 +227,7 @@ def test_close_flushes_pending_lines_then_hangs_up(start_server: Start, connect:
 def test_close_gives_up_on_a_stuck_client(start_server: Start, connect: Connect) -> None:
     sink = start_server(client_buffer=4 * 1024 * 1024)
     stuck = connect(sink.address, SO_RCVBUF=4096)
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     submit_paced(sink, range(2000))
     sink.close(0.2)
     assert counter(sink, "clients") == 0
@@ -243,7 +243,7 @@ def test_submit_never_blocks_and_keeps_the_newest_frames(connect: Connect) -> No
     assert status.backlog == 4 and status.counters["handoff_dropped"] == 6
     sink.start()
     try:
-        wait_until(lambda: sink.status().backlog == 0)
+        wait_for(lambda: sink.status().backlog == 0)
         assert counter(sink, "frames") == 4 and sink.status().progress == 4
         assert connect(sink.address).read_index() == 9
     finally:
@@ -253,10 +253,10 @@ def test_submit_never_blocks_and_keeps_the_newest_frames(connect: Connect) -> No
 def test_status_counts_delivery(start_server: Start, connect: Connect) -> None:
     sink = start_server()
     client = connect(sink.address)
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     sink.submit(historic_frame(1))
     line = client.read_line()
-    wait_until(lambda: counter(sink, "bytes_sent") == len(line))
+    wait_for(lambda: counter(sink, "bytes_sent") == len(line))
     status = sink.status()
     assert status.alive and status.backlog == 0 and status.progress == 1
     assert status.counters["frames_sent"] == 1 and status.counters["connects"] == 1
@@ -303,7 +303,7 @@ def test_teleinfomonitor_style_client_decodes_every_shared_historic_capture(
 def feed_teleinfomonitor(sink: ServerSink, frames: list[Frame]) -> None:
     """One frame at a time, as a meter paces them: each line is read and checked first."""
     with socket.create_connection(sink.address, timeout=WAIT) as monitor:
-        wait_until(connected(sink, 1))
+        wait_for(connected(sink, 1))
         for frame in frames:
             sink.submit(frame)
             assert teleinfomonitor_read(monitor) == dict(frame)
@@ -325,7 +325,7 @@ def test_out_of_descriptors_pauses_accepting_then_recovers(
         resource.setrlimit(resource.RLIMIT_NOFILE, (starved.fileno() + 1, hard))
         try:
             starved.connect(sink.address)  # the kernel completes it; accept() gets EMFILE
-            wait_until(lambda: "cannot accept a client" in caplog.text)
+            wait_for(lambda: "cannot accept a client" in caplog.text)
             sink.submit(historic_frame(12))
             assert first.read_index() == 12  # those already connected are still served
         finally:

@@ -17,7 +17,8 @@ from teleinforeader.cli import main
 from teleinforeader.commands.tail import DEFAULT_PORT, EX_NOPERM, describe, parse_address
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sinks.server import ServerSink
-from tests.server.server_helpers import capture_frames, connected, historic_frame, wait_until
+from tests.server.server_helpers import capture_frames, connected, historic_frame
+from tests.support.waiting import wait_for
 
 Start = Callable[..., ServerSink]
 PROCESS_WAIT = 30.0  # seconds: a Python start-up on a loaded CI machine can take several
@@ -121,7 +122,7 @@ def test_tail_prints_readable_lines_then_json(start_server: Start, tail: Callabl
     sink = start_server()
     sink.submit(historic_frame(1000))
     readable = tail(address_of(sink), "--count", "2")
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     sink.submit(historic_frame(2000))
     out, err = readable.communicate(timeout=PROCESS_WAIT)
     assert readable.returncode == 0, err
@@ -142,7 +143,7 @@ def test_tail_reconnects_when_the_daemon_restarts(start_server: Start, tail: Cal
         process.stderr.readline()
     )
     second = start_server(port=first.address[1])  # type: ignore[index]
-    wait_until(connected(second, 1))
+    wait_for(connected(second, 1))
     expect_frame(process, second, 2)
 
 
@@ -177,7 +178,7 @@ def test_tail_gives_up_when_the_allow_list_refuses_it(start_server: Start, tail:
 def test_tail_retries_when_the_daemon_is_full(start_server: Start, tail: Callable) -> None:
     sink = start_server(max_clients=1)
     occupant = tail(address_of(sink))
-    wait_until(connected(sink, 1))
+    wait_for(connected(sink, 1))
     process = tail(address_of(sink), "--count", "1")
     assert "refused: too many clients; retrying" in process.stderr.readline() + (
         process.stderr.readline()

@@ -6,10 +6,20 @@ import contextlib
 import os
 import termios
 import threading
-import time
 from typing import Callable
 
 from teleinforeader.tic import Decoder, encode_frame
+from tests.support.captures import historic_frame
+from tests.support.waiting import wait_for
+
+__all__ = [
+    "DecodingProtocol",
+    "PtyMeter",
+    "SourceThread",
+    "historic_frame",
+    "standard_frame",
+    "wait_for",
+]
 
 
 class DecodingProtocol:
@@ -38,33 +48,6 @@ class DecodingProtocol:
     def connection_lost(self, error: Exception | None) -> None:
         with self.lock:
             self.losses.append(error)
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Poll `condition` until true; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout:.0f} s")
-        time.sleep(0.01)
-
-
-def historic_frame(index: int = 1234567) -> bytes:
-    return encode_frame(
-        {
-            "ADCO": "021728123456",
-            "OPTARIF": "BASE",
-            "ISOUSC": "30",
-            "BASE": f"{index:09d}",
-            "PTEC": "TH..",
-            "IINST": "002",
-            "IMAX": "090",
-            "PAPP": "00420",
-            "HHPHC": "A",
-            "MOTDETAT": "000000",
-        },
-        "historic",
-    )
 
 
 class SourceThread:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class SinkStatus(NamedTuple):
     alive: bool  # False once a worker thread has died: the daemon exits non-zero
     backlog: int  # frames accepted but not yet fully handled
-    progress: int  # grows whenever the sink does work; the watchdog checks it moves
+    progress: int  # grows whenever the sink does work (the watchdog judges `alive`, not this)
     counters: Mapping[str, int]  # sink-specific figures for the periodic summary line
 
 

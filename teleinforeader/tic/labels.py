@@ -92,7 +92,7 @@ class LabelSpec:
     kind: str
     check: Callable[[bytes], bool] = field(repr=False, compare=False)
     numeric: bool = False
-    scale: int = 1  # multiply the integer by this to get `unit_typed` (kVA -> VA)
+    scale: int = 1  # multiply the integer by this to get `typed_unit` (kVA -> VA)
     horodate: bool = False  # standard mode: the group carries a horodate
     three_phase_only: bool = False
     producer_only: bool = False

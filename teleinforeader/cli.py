@@ -39,9 +39,9 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from importlib.metadata import version
+        from teleinforeader import __version__
 
-        sys.stdout.write(f"teleinforeader {version('teleinforeader')}\n")
+        sys.stdout.write(f"teleinforeader {__version__}\n")
         parser.exit()
 
 

@@ -185,7 +185,7 @@ def local_device_problems(device: str) -> list[str]:
             "login shell No, hardware Yes), then reboot"
         ]
     if not os.access(device, os.R_OK | os.W_OK):
-        return [permission_message(device, current_user()).split("; retrying")[0]]
+        return [permission_message(device, current_user())]
     return []
 
 

@@ -3,7 +3,7 @@
 Used only from the server thread. A line is handed to the kernel with one `send` when the
 client is keeping up (the common case: nothing queued), so it arrives whole; what the kernel
 does not take waits here until the socket is writable again. The queue is bounded in bytes:
-`offer` answers False when a line would overflow it, and the server then drops the client.
+`offer` answers -1 when a line would overflow it, and the server then drops the client.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from teleinforeader.tic.decoder import AUTO, Decoder, DecoderStats, decode
 from teleinforeader.tic.encoder import encode_frame, encode_group
 from teleinforeader.tic.frame import Frame, Horodate, Rejection
-from teleinforeader.tic.labels import HISTORIC, LABELS, STANDARD, LabelSpec, label_spec
+from teleinforeader.tic.labels import HISTORIC, LABELS, STANDARD, LabelSpec
 
 __all__ = [
     "AUTO",
@@ -19,5 +19,4 @@ __all__ = [
     "decode",
     "encode_frame",
     "encode_group",
-    "label_spec",
 ]

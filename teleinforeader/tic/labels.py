@@ -478,8 +478,3 @@ def _standard_table() -> dict[str, LabelSpec]:
 HISTORIC_LABELS: dict[str, LabelSpec] = _historic_table()
 STANDARD_LABELS: dict[str, LabelSpec] = _standard_table()
 LABELS: dict[str, dict[str, LabelSpec]] = {HISTORIC: HISTORIC_LABELS, STANDARD: STANDARD_LABELS}
-
-
-def label_spec(label: str, mode: str) -> LabelSpec | None:
-    """The spec of `label` in `mode`, or None for a label this table does not know."""
-    return LABELS[mode].get(label)

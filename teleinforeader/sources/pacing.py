@@ -16,12 +16,14 @@ import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 
 from teleinforeader.sources.base import ReaderProtocol, Source
+from teleinforeader.tic.labels import HISTORIC, STANDARD
 
 log = logging.getLogger(__name__)
 
 BITS_PER_BYTE = 10  # start bit, 7 data bits, parity, stop bit
 HISTORIC_BAUD = 1200
 STANDARD_BAUD = 9600
+BAUD_OF_MODE = {HISTORIC: HISTORIC_BAUD, STANDARD: STANDARD_BAUD}
 # A UART's receive FIFO typically hands the driver 16 bytes at a time; when pacing does not
 # matter (speed 0) bigger chunks cost less per byte.
 PACED_CHUNK = 16

@@ -37,14 +37,16 @@ from typing import Any
 import serial
 
 from teleinforeader.sources.base import ReaderProtocol, Source
+from teleinforeader.sources.pacing import BAUD_OF_MODE, HISTORIC_BAUD, STANDARD_BAUD
 from teleinforeader.tic.decoder import AUTO, MODES
-from teleinforeader.tic.labels import HISTORIC, STANDARD
 
 log = logging.getLogger(__name__)
 
-BAUD_OF_MODE = {STANDARD: 9600, HISTORIC: 1200}
 MODE_OF_BAUD = {baud: mode for mode, baud in BAUD_OF_MODE.items()}
-AUTO_BAUDS = (9600, 1200)  # standard first: its frames come every second, historic ones slower
+AUTO_BAUDS = (
+    STANDARD_BAUD,
+    HISTORIC_BAUD,
+)  # standard first: its frames come every second, historic ones slower
 # URL schemes whose line speed is set at the far end: there is no speed to detect.
 FAR_END_SPEED_SCHEMES = ("socket://",)
 # What a port can raise: pyserial wraps most errors, not termios ones from a reconfiguration.

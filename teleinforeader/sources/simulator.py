@@ -21,13 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from teleinforeader.sources.household import Household, Load
-from teleinforeader.sources.pacing import (
-    HISTORIC_BAUD,
-    STANDARD_BAUD,
-    PacedSource,
-    chunked,
-    line_seconds,
-)
+from teleinforeader.sources.pacing import BAUD_OF_MODE, PacedSource, chunked, line_seconds
 from teleinforeader.tic.encoder import GroupSpec, encode_frame
 from teleinforeader.tic.labels import HISTORIC, STANDARD
 
@@ -138,7 +132,7 @@ class Simulator:
             raise ValueError("the simulated clock starts at an aware datetime (UTC)")
         self.profile = PROFILES[profile]
         self.seed = seed
-        self.baud = STANDARD_BAUD if self.profile.mode == STANDARD else HISTORIC_BAUD
+        self.baud = BAUD_OF_MODE[self.profile.mode]
         self.seconds_per_frame = seconds_per_frame
         self.rng = rng = random.Random(seed)
         self.utc = start.astimezone(timezone.utc)

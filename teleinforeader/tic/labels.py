@@ -1,8 +1,9 @@
 """The label table: every TIC label we know, with its format, unit and meaning.
 
-One place that the decoder (format checks), the database (columns), the JSON protocol and the
-diagnostics read from. Sources: Enedis-NOI-CPT_54E (standard mode and historic mode on Linky) and
-the CPT_02E-era meter manuals (historic mode), as summarised in the project's TIC reference.
+One place that the decoder (format checks), the database (columns) and the plausibility guard
+(which labels are energy indexes) read from. Sources: Enedis-NOI-CPT_54E (standard mode and
+historic mode on Linky) and the CPT_02E-era meter manuals (historic mode), as summarised in the
+project's TIC reference.
 
 Each spec carries a ``check`` callable built once here, so validating a value is one call on the
 hot path: digits-only fixed-width numbers, hex status words, enumerations, bounded text.

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable
 
 from teleinforeader.guard import PlausibilityGuard
@@ -417,13 +415,3 @@ def _format_counters(counters: Mapping[str, int]) -> str:
 
 def _remaining(deadline: float) -> float:
     return max(deadline - time.monotonic(), 0.0)
-
-
-def resolve_state_directory(configured: str, environ: Mapping[str, str] | None = None) -> Path:
-    """The state directory, created if missing: $STATE_DIRECTORY (set by systemd's
-    StateDirectory=, first path when there are several) wins over the configured one."""
-    environ = os.environ if environ is None else environ
-    from_systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
-    directory = Path(from_systemd or configured)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory

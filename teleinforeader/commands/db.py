@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from teleinforeader.daemon import resolve_state_directory
     from teleinforeader.sinks.database import create_backend
+    from teleinforeader.statedir import resolve_state_directory
 
     settings = settings_from_args(args)
     database = settings.database

@@ -39,11 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from teleinforeader.config import EX_CONFIG
-    from teleinforeader.daemon import Daemon, resolve_state_directory
+    from teleinforeader.daemon import Daemon
     from teleinforeader.guard import PlausibilityGuard
     from teleinforeader.logs import setup_logging
     from teleinforeader.notify import Notifier
     from teleinforeader.sources import create_source
+    from teleinforeader.statedir import resolve_state_directory
 
     settings = settings_from_args(args)
     setup_logging(settings.daemon.log_level)

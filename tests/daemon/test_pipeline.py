@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from teleinforeader import daemon as daemon_module
-from teleinforeader.daemon import Daemon, resolve_state_directory
+from teleinforeader.daemon import Daemon
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
 from teleinforeader.sources.base import ReaderProtocol
+from teleinforeader.statedir import resolve_state_directory
 from tests.daemon.daemon_helpers import (
     BlockingSubmitSink,
     CollectingSink,

@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test lint format bench fuzz demo clean
 
-$(STAMP): pyproject.toml .ci/ensure-mariadb.sh
-	PYTHON=$(PYTHON) ./.ci/ensure-mariadb.sh
+$(STAMP): pyproject.toml .ci/ensure-system.sh
+	PYTHON=$(PYTHON) ./.ci/ensure-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev,mariadb]'
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml .ci/ensure-mariadb.sh
 
 ## test: lint, format check and the whole test suite (the one test command)
 test: $(STAMP)
-	PYTHON=$(PYTHON) ./.ci/ensure-mariadb.sh
+	PYTHON=$(PYTHON) ./.ci/ensure-system.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -88,19 +88,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create_sinks(settings: Settings, state_directory: Path, print_frames: bool) -> list[Sink]:
-    """The sinks the settings ask for; ValueError or RuntimeError when one cannot be built."""
-    from teleinforeader.sinks.database import create_database_sink
-    from teleinforeader.sinks.server import create_server_sink
+    """`--print` first, then every sink the settings enable; ValueError or RuntimeError when one
+    cannot be built."""
+    from teleinforeader.sinks import SinkContext, create_sinks
 
     sinks: list[Sink] = []
     if print_frames:
         from teleinforeader.sinks.printer import PrinterSink
 
         sinks.append(PrinterSink(sys.stdout.buffer))
-    for sink in (
-        create_database_sink(settings.database, state_directory),
-        create_server_sink(settings.server),
-    ):
-        if sink is not None:
-            sinks.append(sink)
+    sinks += create_sinks(SinkContext(settings, state_directory))
     return sinks

@@ -1,6 +1,6 @@
 """Frames into MariaDB or SQLite: schema, migrations, backends, spool and the writer sink.
 
-`create_database_sink` is what the daemon calls; `create_backend` is what `db init` and
+`create_sink` is what the daemon calls; `create_backend` is what `db init` and
 `db stats` use. Backends are imported only when chosen (Connector/Python is an extra).
 """
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from teleinforeader.settings import DatabaseSettings
 
 if TYPE_CHECKING:
+    from teleinforeader.sinks import SinkContext
     from teleinforeader.sinks.base import Sink
     from teleinforeader.sinks.database.backend import Backend
 
@@ -56,3 +57,8 @@ def create_database_sink(settings: DatabaseSettings, state_directory: Path) -> S
         reconnect_delay=settings.reconnect_delay,
         reconnect_max_delay=settings.reconnect_max_delay,
     )
+
+
+def create_sink(context: SinkContext) -> Sink | None:
+    """The daemon's factory entry (see `teleinforeader.sinks`)."""
+    return create_database_sink(context.settings.database, context.state_directory)

@@ -1,9 +1,19 @@
-"""The TCP JSON-lines broadcast (see docs/protocol.md): `create_server_sink` for the daemon."""
+"""The TCP JSON-lines broadcast (see docs/protocol.md): `create_sink` for the daemon."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server.sink import ServerSink
+
+if TYPE_CHECKING:
+    from teleinforeader.sinks import SinkContext
+
+
+def create_sink(context: SinkContext) -> ServerSink | None:
+    """The daemon's factory entry (see `teleinforeader.sinks`)."""
+    return create_server_sink(context.settings.server)
 
 
 def create_server_sink(settings: ServerSettings) -> ServerSink | None:
@@ -17,4 +27,4 @@ def create_server_sink(settings: ServerSettings) -> ServerSink | None:
     return ServerSink(settings)
 
 
-__all__ = ["ServerSink", "create_server_sink"]
+__all__ = ["ServerSink", "create_server_sink", "create_sink"]

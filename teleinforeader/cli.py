@@ -78,7 +78,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """The settings `add_config_arguments` asked for; on a mistake, its one-line message on
-    stderr and exit status 78 (EX_CONFIG), so systemd does not restart a broken daemon."""
+    stderr (priority err in the journal) and exit status 78 (EX_CONFIG), so systemd does not
+    restart a broken daemon."""
     import dataclasses
 
     from teleinforeader.config import EX_CONFIG, ConfigError, load_settings
@@ -86,7 +87,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
-        sys.stderr.write(f"{error}\n")
+        from teleinforeader.logs import print_error
+
+        print_error(str(error))
         raise SystemExit(EX_CONFIG) from None
     if args.log_level:
         daemon = dataclasses.replace(settings.daemon, log_level=args.log_level)

@@ -14,8 +14,12 @@ Plan:
   the dispatcher makes no progress, so systemd restarts a daemon stuck that way.
 - The main thread supervises: it sleeps on an Event (woken by a signal, a thread ending, or the
   next thing due), reports READY/STATUS/WATCHDOG/STOPPING to systemd and logs a summary line.
-  A thread that dies makes the daemon exit 1 (after flushing what it can), so that the service
-  manager restarts it instead of leaving it half alive.
+  READY=1 goes out as soon as the sinks and threads run, whether the source is open or not: a
+  daemon waiting for its device (unplugged, not there yet at boot, a bridge down) is healthy,
+  its sinks and retries run, and STATUS= says what it waits for. A thread that dies makes the
+  daemon exit 1 (after flushing what it can), so that the service manager restarts it instead
+  of leaving it half alive; a source that needs a new process (`RestartRequiredError`) makes it exit
+  75 the same clean way.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Callable
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
 from teleinforeader.sinks.base import Sink, Worker
-from teleinforeader.sources.base import Source
+from teleinforeader.sources.base import RestartRequiredError, Source
 from teleinforeader.tic import AUTO, Decoder, Frame
 
 log = logging.getLogger(__name__)
@@ -44,14 +48,15 @@ COUNTERS_WAIT = 0.1  # seconds the supervisor waits for the reader's lock to cop
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
 STATUS_REFRESH = 5.0  # seconds between STATUS= updates to systemd
 HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is alive
-READY_POLL_FIRST = 0.01  # seconds between checks that the source is open, doubling...
-READY_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
+OPEN_POLL_FIRST = 0.01  # seconds between checks that the source has opened, doubling...
+OPEN_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
 _END = None  # tells the dispatcher that no frame will follow
 TICK = timedelta(microseconds=1)  # the finest step a database timestamp keeps
 CLOCK_STEP_WARNING = timedelta(seconds=1)  # a wall clock this far back is logged
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_RESTART = 75  # EX_TEMPFAIL: the source asked for a new process (systemd restarts on it)
 
 
 class ArrivalClock:
@@ -187,6 +192,7 @@ class Daemon:
         self._guard_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop_reason: str | None = None
+        self._restart_reason: str | None = None  # the source's RestartRequiredError
         self._dispatched = 0  # frames taken off the queue: the dispatcher's progress
         self._published = 0
         self._reader = _SupervisedThread("reader", self._read, self._wake)
@@ -225,7 +231,10 @@ class Daemon:
     # -- the threads -----------------------------------------------------------------------
 
     def _read(self) -> None:
-        self.source.run(self.protocol)
+        try:
+            self.source.run(self.protocol)
+        except RestartRequiredError as request:
+            self._restart_reason = str(request)
 
     def _dispatch(self) -> None:
         while True:
@@ -254,8 +263,10 @@ class Daemon:
 
     def _supervise(self) -> int:
         """Sleep until something is due; return the exit status when the daemon must stop."""
-        ready = False
-        ready_poll = READY_POLL_FIRST
+        self.notifier.ready(self.status_line())
+        log.info("ready: the sinks run, the %s source starts", self.source.name)
+        opened = False  # the source has been open once: STATUS= says so at once
+        open_poll = OPEN_POLL_FIRST
         ping_interval = self.notifier.watchdog_interval or math.inf
         now = time.monotonic()
         next_ping = now if ping_interval < math.inf else math.inf
@@ -266,10 +277,9 @@ class Daemon:
             if status is not None:
                 return status
             now = time.monotonic()
-            if not ready and self.source.ready:
-                ready = True
-                self.notifier.ready(self.status_line())
-                log.info("ready: reading from the %s source", self.source.name)
+            if not opened and self.source.ready:
+                opened = True
+                next_status = now
             if now >= next_ping:
                 if self._making_progress():
                     self.notifier.watchdog(self.status_line())
@@ -282,9 +292,9 @@ class Daemon:
                 log.info("summary: %s", self.summary())
                 next_summary = now + self.status_interval
             timeout = min(next_ping, next_status, next_summary, now + HEALTH_INTERVAL) - now
-            if not ready:
-                timeout = min(timeout, ready_poll)
-                ready_poll = min(ready_poll * 2, READY_POLL_MAX)
+            if not opened:
+                timeout = min(timeout, open_poll)
+                open_poll = min(open_poll * 2, OPEN_POLL_MAX)
             self._wake.wait(max(timeout, 0.0))
             self._wake.clear()  # every condition is checked again at the top of the loop
 
@@ -299,6 +309,9 @@ class Daemon:
             log.critical("%s died: exiting for a restart", ", ".join(dead))
             return EXIT_FAILURE
         if not self._reader.is_alive():
+            if self._restart_reason is not None:
+                log.warning("%s: exiting with status %d", self._restart_reason, EXIT_RESTART)
+                return EXIT_RESTART
             log.info("the source ended: stopping")
             return EXIT_OK
         return None
@@ -388,10 +401,12 @@ class Daemon:
         counters = self.counters()
         rejected = sum(n for name, n in counters.items() if name.startswith("rejected_"))
         backlog = counters["queued"] + sum(sink.status().backlog for sink in self.sinks)
-        return (
+        figures = (
             f"{counters['frames']} frames, {rejected} groups rejected, "
             f"{counters.get('held', 0)} values held back, backlog {backlog}"
         )
+        waiting = self.source.waiting
+        return f"{waiting}; {figures}" if waiting else figures
 
     def summary(self) -> str:
         """The periodic log line: every counter that is not zero, then each sink's figures."""

@@ -3,6 +3,9 @@
 Under systemd, stderr goes to the journal, which stamps every line itself: timestamps there would
 be noise, but a `<N>` syslog priority prefix lets `journalctl -p warning` filter by level.
 Anywhere else (a terminal, a redirected file) each line carries its own timestamp.
+A fatal mistake found before logging is set up (a configuration error) is one bare line, written
+by `print_error` with the error priority when it goes to the journal, so that `journalctl -p err`
+shows why the service stopped.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ def stderr_is_journal() -> bool:
     except (AttributeError, OSError, ValueError):  # no real file behind sys.stderr
         return False
     return f"{status.st_dev}:{status.st_ino}" == f"{device}:{inode}"
+
+
+def print_error(message: str) -> None:
+    """`message` as one line on stderr, at priority err (`<3>`) when stderr is the journal."""
+    prefix = f"<{_SYSLOG_PRIORITIES[logging.ERROR]}>" if stderr_is_journal() else ""
+    sys.stderr.write(f"{prefix}{message}\n")
 
 
 def setup_logging(level: str) -> None:

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from teleinforeader.config import EX_CONFIG
     from teleinforeader.daemon import Daemon
     from teleinforeader.guard import PlausibilityGuard
-    from teleinforeader.logs import setup_logging
+    from teleinforeader.logs import print_error, setup_logging
     from teleinforeader.notify import Notifier
     from teleinforeader.sources import create_source
     from teleinforeader.statedir import resolve_state_directory
@@ -51,20 +51,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         source = create_source(settings.source)
     except ValueError as error:
-        sys.stderr.write(f"{error}\n")
+        print_error(str(error))
         return EX_CONFIG
     try:
         state_directory = resolve_state_directory(settings.daemon.state_directory)
     except OSError as error:
-        sys.stderr.write(
+        print_error(
             f"cannot create the state directory {error.filename}: {error.strerror} "
-            "(set [daemon] state_directory, or STATE_DIRECTORY)\n"
+            "(set [daemon] state_directory, or STATE_DIRECTORY)"
         )
         return EX_CANTCREAT
     try:
         sinks = _create_sinks(settings, state_directory, args.print_frames)
     except (ValueError, RuntimeError) as error:  # RuntimeError: the MariaDB connector is missing
-        sys.stderr.write(f"{error}\n")
+        print_error(str(error))
         return EX_CONFIG
     guard = None
     if settings.guard.enabled:

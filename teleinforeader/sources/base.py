@@ -12,6 +12,11 @@ from collections.abc import Mapping
 from typing import Protocol
 
 
+class RestartRequiredError(Exception):
+    """Raised by `Source.run` when only a new process can get past what stops it (the daemon
+    stops cleanly and exits with a status systemd restarts on); its str() says why."""
+
+
 class ReaderProtocol(Protocol):
     """The receiving end of a source (the daemon: a decoder feeding the frame queue)."""
 
@@ -42,6 +47,12 @@ class Source(abc.ABC):
     def ready(self) -> bool:
         """True once the source is open (the daemon reports READY=1 to systemd then)."""
         return True
+
+    @property
+    def waiting(self) -> str | None:
+        """What the source waits for while it is not open ("waiting for /dev/serial0 (No such
+        file or directory)"), for `systemctl status`; None while it reads."""
+        return None
 
     def counters(self) -> Mapping[str, int]:
         """Figures for the summary line: reconnects, bytes read, silences, ..."""

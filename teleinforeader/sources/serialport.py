@@ -37,6 +37,7 @@ from typing import Any
 import serial
 
 from teleinforeader.sources.base import ReaderProtocol, Source
+from teleinforeader.sources.devicepolicy import DevicePolicy, is_policy_refusal
 from teleinforeader.sources.pacing import BAUD_OF_MODE, HISTORIC_BAUD, STANDARD_BAUD
 from teleinforeader.tic.decoder import AUTO, MODES
 
@@ -137,6 +138,8 @@ class SerialSource(Source):
         self._delay = backoff_initial
         self._in_outage = False
         self._outage_failures = 0
+        self._problem = ""  # why the last open failed, for `waiting`
+        self._policy = DevicePolicy.from_environment()
         self._in_silence = False
         self._counters = dict.fromkeys(
             ("opens", "reconnects", "failures", "silences", "bytes", "frames"), 0
@@ -157,6 +160,12 @@ class SerialSource(Source):
     @property
     def ready(self) -> bool:
         return self._open_now.is_set()
+
+    @property
+    def waiting(self) -> str | None:
+        if self._open_now.is_set():
+            return None
+        return f"waiting for {self.device}" + (f" ({self._problem})" if self._problem else "")
 
     def counters(self) -> Mapping[str, int]:
         """opens; reconnects (opens after the first, silences included); failures (opens that
@@ -223,11 +232,17 @@ class SerialSource(Source):
                 self._framing = "8N1"
                 port.open()
         except PORT_ERRORS as exc:
-            if _is_permission_error(exc):
+            code = getattr(exc, "errno", None)
+            self._problem = os.strerror(code) if isinstance(code, int) else str(exc)
+            if is_policy_refusal(exc):  # may raise RestartRequiredError: see devicepolicy
+                self._trouble(self._policy.refused(self.device))
+            elif _is_permission_error(exc):
                 self._trouble(permission_message(self.device, current_user()))
             else:
                 self._trouble(f"cannot open {self.device}: {exc}")
             return None
+        self._problem = ""
+        self._policy.opened()
         self._counters["opens"] += 1
         if self._counters["opens"] > 1:
             self._counters["reconnects"] += 1

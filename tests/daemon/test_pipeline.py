@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from teleinforeader import daemon as daemon_module
-from teleinforeader.daemon import Daemon
+from teleinforeader.daemon import EXIT_RESTART, Daemon
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
-from teleinforeader.sources.base import ReaderProtocol
+from teleinforeader.sources.base import ReaderProtocol, RestartRequiredError
 from teleinforeader.statedir import resolve_state_directory
 from tests.daemon.daemon_helpers import (
     BlockingSubmitSink,
@@ -140,6 +140,27 @@ def test_a_source_that_ends_stops_the_daemon_cleanly() -> None:
     assert running.wait() == 0
     assert len(sink.frames) == 4
     assert sink.closed
+
+
+class AsksForRestart(MemorySource):
+    """Plays its frames, then finds something only a new process gets past (a device policy
+    resolved when the service started, teleinforeader.sources.devicepolicy)."""
+
+    def run(self, protocol: ReaderProtocol) -> None:
+        super().run(protocol)
+        raise RestartRequiredError("the device needs a new process")
+
+
+def test_a_source_asking_for_a_restart_exits_75_after_delivering_everything(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = CollectingSink()
+    running = Running(Daemon(AsksForRestart(steady_line(4), ends=True), [sink]))
+    assert running.wait() == EXIT_RESTART == 75
+    assert len(sink.frames) == 4
+    assert sink.closed
+    assert "the device needs a new process: exiting with status 75" in caplog.text
+    assert "died" not in caplog.text
 
 
 def test_a_sink_that_cannot_start_stops_the_daemon_and_closes_the_started_ones(

@@ -4,6 +4,7 @@ read from /proc; configuration files and captures written for each test."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tty
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +26,43 @@ from tests.support.waiting import wait_for
 __all__ = ["free_port", "historic_frame", "wait_for", "write_capture"]
 
 Sections = Mapping[str, Mapping[str, Any]]
+
+
+class PluggableMeter:
+    """A meter behind a USB adapter: a pty (the adapter's tty) named by a stable symlink, like
+    /dev/serial/by-id/...; unplugging closes both ends, the name then points nowhere."""
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self.index = 1_000_000
+        self._master = self._slave = -1
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def plug(self) -> None:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        if self.link.is_symlink():
+            self.link.unlink()
+        self.link.symlink_to(os.ttyname(self._slave))
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._send, args=(self._master,), daemon=True)
+        self._thread.start()
+
+    def _send(self, master: int) -> None:
+        while not self._stop.wait(0.02):
+            # Nobody reads between two opens and the buffer fills: the line goes on anyway.
+            with contextlib.suppress(BlockingIOError):
+                os.write(master, historic_frame(self.index))
+            self.index += 1
+
+    def unplug(self) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(5)
+        os.close(self._master)
+        os.close(self._slave)
 
 
 def _toml(value: Any) -> str:

@@ -3,57 +3,16 @@ its first backoff step every time, keeps every thread and leaks no descriptor.""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
 import time
-import tty
 from pathlib import Path
 
-from tests.faults.fault_helpers import DaemonProcess, historic_frame, wait_for, write_config
+from tests.faults.fault_helpers import DaemonProcess, PluggableMeter, wait_for, write_config
 
 CYCLES = 10
 FIRST_BACKOFF = 1.0  # seconds: the serial source's first wait after losing its port
 # A replug right after the loss is seen is read at the first retry; what a loaded machine may
 # add to that (the retry itself, the first frame, this test noticing it).
 SLACK = 2.0
-
-
-class PluggableMeter:
-    """A meter behind a USB adapter: a pty (the adapter's tty) named by a stable symlink, like
-    /dev/serial/by-id/...; unplugging closes both ends, the name then points nowhere."""
-
-    def __init__(self, link: Path) -> None:
-        self.link = link
-        self.index = 1_000_000
-        self._master = self._slave = -1
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def plug(self) -> None:
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        os.set_blocking(self._master, False)
-        if self.link.is_symlink():
-            self.link.unlink()
-        self.link.symlink_to(os.ttyname(self._slave))
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._send, args=(self._master,), daemon=True)
-        self._thread.start()
-
-    def _send(self, master: int) -> None:
-        while not self._stop.wait(0.02):
-            # Nobody reads between two opens and the buffer fills: the line goes on anyway.
-            with contextlib.suppress(BlockingIOError):
-                os.write(master, historic_frame(self.index))
-            self.index += 1
-
-    def unplug(self) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(5)
-        os.close(self._master)
-        os.close(self._slave)
 
 
 def test_ten_unplugs_each_resumed_within_the_backoff_with_no_leak(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from teleinforeader import settings
 from teleinforeader.cli import build_parser
 
@@ -46,12 +48,17 @@ def test_security_exposure_is_at_most_1_5(system_tool):
     assert float(found.group(1)) <= MAX_EXPOSURE, result.stdout
 
 
+INSTALLED_NAMES = ("teleinforeader.service", "teleinforeader@.service")
+
+
 def install_root(tmp_path: Path, unit: dict[str, list[str]]) -> Path:
-    """A file system root laid out as README.md installs: the unit, systemd's own units, and the
-    console script at the path ExecStart names (verify checks that it is executable)."""
+    """A file system root laid out as the installer lays it: the unit under both its names,
+    systemd's own units, and the console script at the path ExecStart names (verify checks that
+    it is executable)."""
     root = tmp_path / "root"
     (root / "etc/systemd/system").mkdir(parents=True)
-    shutil.copy(UNIT_FILE, root / "etc/systemd/system")
+    for name in INSTALLED_NAMES:
+        shutil.copy(UNIT_FILE, root / "etc/systemd/system" / name)
     for system_units in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")):
         if system_units.is_dir():
             shutil.copytree(system_units, root / "usr/lib/systemd/system", symlinks=True)
@@ -62,14 +69,16 @@ def install_root(tmp_path: Path, unit: dict[str, list[str]]) -> Path:
     return root
 
 
-def run_verify(systemd_analyze: str, root: Path) -> subprocess.CompletedProcess[str]:
+def run_verify(
+    systemd_analyze: str, root: Path, name: str = UNIT_FILE.name
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             systemd_analyze,
             "verify",
             f"--root={root}",
             "--man=no",
-            str(root / "etc/systemd/system" / UNIT_FILE.name),
+            str(root / "etc/systemd/system" / name),
         ],
         capture_output=True,
         text=True,
@@ -78,8 +87,9 @@ def run_verify(systemd_analyze: str, root: Path) -> subprocess.CompletedProcess[
     )
 
 
-def test_verify_is_clean(tmp_path, unit, system_tool):
-    result = run_verify(system_tool("systemd-analyze"), install_root(tmp_path, unit))
+@pytest.mark.parametrize("name", INSTALLED_NAMES)
+def test_verify_is_clean(tmp_path, unit, system_tool, name):
+    result = run_verify(system_tool("systemd-analyze"), install_root(tmp_path, unit), name)
     assert result.returncode == 0, result.stderr
     assert result.stdout + result.stderr == ""
 
@@ -95,15 +105,41 @@ def test_verify_catches_a_broken_copy(tmp_path, unit, system_tool):
     assert "is not executable" in result.stderr
 
 
+def instance_paths(unit: dict[str, list[str]], name: str) -> dict[str, str]:
+    """The files the unit installed as `name` ("teleinforeader" or "teleinforeader@garage")
+    gives its daemon, with %N expanded as systemd does (the unit name without .service)."""
+    command = [word.replace("%N", name) for word in exec_start(unit)]
+    (state,) = unit["Service.StateDirectory"]
+    (runtime,) = unit["Service.RuntimeDirectory"]
+    (environment,) = unit["Service.EnvironmentFile"]
+    return {
+        "config": command[command.index("--config") + 1],
+        "state": "/var/lib/" + state.replace("%N", name),
+        "runtime": "/run/" + runtime.replace("%N", name),
+        "environment": environment.lstrip("-").replace("%N", name),
+    }
+
+
 def test_runs_the_installed_daemon_with_the_default_config(unit):
     command = exec_start(unit)
     assert command[0] == "/opt/teleinforeader/venv/bin/teleinforeader"
-    assert command[1:] == ["run", "--config", str(settings.DEFAULT_CONFIG_PATH)]
+    paths = instance_paths(unit, "teleinforeader")
+    assert paths["config"] == str(settings.DEFAULT_CONFIG_PATH)
     parser, _ = build_parser("run")
-    arguments = parser.parse_args(command[1:])
+    arguments = parser.parse_args([word.replace("%N", "teleinforeader") for word in command[1:]])
     assert arguments.config == settings.DEFAULT_CONFIG_PATH
     assert unit["Service.ConfigurationDirectory"] == [settings.DEFAULT_CONFIG_PATH.parent.name]
-    assert unit["Service.StateDirectory"] == [settings.DEFAULT_STATE_DIRECTORY.name]
+    assert paths["state"] == str(settings.DEFAULT_STATE_DIRECTORY)
+
+
+def test_every_template_instance_has_files_of_its_own(unit):
+    """The same file installed as teleinforeader@.service: no two meters share a file."""
+    names = ["teleinforeader", "teleinforeader@garage", "teleinforeader@production"]
+    seen = [instance_paths(unit, name) for name in names]
+    for kind in seen[0]:
+        assert len({paths[kind] for paths in seen}) == len(names), kind
+    assert seen[1]["config"] == "/etc/teleinforeader/teleinforeader@garage.toml"
+    assert seen[1]["state"] == "/var/lib/teleinforeader@garage"
 
 
 def test_notify_watchdog_and_no_restart_on_a_configuration_error(unit):
@@ -111,6 +147,15 @@ def test_notify_watchdog_and_no_restart_on_a_configuration_error(unit):
     assert float(unit["Service.WatchdogSec"][0]) > 0
     assert unit["Service.RestartPreventExitStatus"] == ["78"]
     assert unit["Service.Restart"] == ["on-failure"]
+
+
+def test_the_restart_asked_for_a_late_serial_driver_is_remembered_across_it(unit):
+    """The daemon's exit 75 is restarted (on-failure), and its mark in the runtime directory
+    survives that automatic restart only (teleinforeader.sources.devicepolicy)."""
+    from teleinforeader.daemon import EXIT_RESTART
+
+    assert str(EXIT_RESTART) not in unit["Service.RestartPreventExitStatus"][0].split()
+    assert unit["Service.RuntimeDirectoryPreserve"] == ["restart"]
 
 
 def test_reaches_the_serial_port_through_dialout_not_a_world_writable_device(unit):

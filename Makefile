@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Playwright drives Debian's /usr/bin/chromium: it must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: test lint format bench fuzz demo clean
 
@@ -45,6 +47,7 @@ demo: $(DEMO_STAMP)
 	@sed 's/^profile = .*/profile = "$(DEMO_PROFILE)"/' config/demo.toml > state/demo.toml
 	@echo "Simulated $(DEMO_PROFILE) meter -> SQLite in ./state -> JSON lines on 127.0.0.1:50007."
 	@echo "Watch the frames from another terminal: $(BIN)/teleinforeader tail"
+	@echo "or in a browser: http://127.0.0.1:8080/"
 	@echo "Ctrl-C stops the daemon."
 	$(BIN)/teleinforeader run --config state/demo.toml
 

@@ -45,6 +45,7 @@ def write_config(directory: Path, source: str, database: str, port: int) -> Path
         f"[source]\n{source}\n"
         f"[database]\n{database}\n"
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+        "[http]\nenabled = false\n"
         f'[daemon]\nstate_directory = "{directory / "state"}"\nlog_level = "warning"\n'
     )
     return config

@@ -30,6 +30,7 @@ def _write_config(directory: Path, device: str) -> Path:
         f'[source]\ntype = "serial"\ndevice = "{device}"\n'
         f'[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
+        "[http]\nenabled = false\n"
         f'[daemon]\nstate_directory = "{directory / "state"}"\n'
     )
     return config

@@ -188,6 +188,9 @@ RULES: dict[str, Rule] = {
     "server.max_clients": Number(int, 1),
     "server.allow": Array(Network()),
     "server.client_buffer": Number(int, 1),
+    "http.port": Number(int, 1, 65535),
+    "http.max_clients": Number(int, 1),
+    "http.allow": Array(Network()),
     "daemon.log_level": Text(tuple(LOG_LEVELS)),
 }
 

@@ -1,8 +1,9 @@
 """Typed settings, one dataclass per configuration file section, every key with a default.
 
 The defaults serve a Raspberry Pi with a PiTInfo shield: `/dev/serial0`, mode detected, SQLite
-in the state directory, the socket server on port 50007. `teleinforeader.config` turns a TOML
-file into these objects; everything else only ever sees these objects, never raw TOML.
+in the state directory, the socket server on port 50007, the web page on port 8080.
+`teleinforeader.config` turns a TOML file into these objects; everything else only ever sees
+these objects, never raw TOML.
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """[http]: the web page, the JSON API, /metrics and /healthz (read-only)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # as [server] host
+    port: int = 8080
+    max_clients: int = 32  # connections at once (a browser tab holds two or three)
+    allow: tuple[str, ...] = ()  # client networks (CIDR); empty = anyone
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     """[daemon]: process-wide behaviour."""
 
@@ -102,4 +114,5 @@ class Settings:
     guard: GuardSettings = field(default_factory=GuardSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)

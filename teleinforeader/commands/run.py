@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING
 from teleinforeader.cli import add_config_arguments, settings_from_args
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from teleinforeader.settings import Settings
+    from teleinforeader.sinks import SinkContext
     from teleinforeader.sinks.base import Sink
 
 log = logging.getLogger(__name__)
@@ -61,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
             "(set [daemon] state_directory, or STATE_DIRECTORY)"
         )
         return EX_CANTCREAT
+    from teleinforeader.sinks import SinkContext
+
+    context = SinkContext(settings, state_directory)
     try:
-        sinks = _create_sinks(settings, state_directory, args.print_frames)
+        sinks = _create_sinks(context, args.print_frames)
     except (ValueError, RuntimeError) as error:  # RuntimeError: the MariaDB connector is missing
         print_error(str(error))
         return EX_CONFIG
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         notifier=Notifier(),
         status_interval=settings.daemon.status_interval,
     )
+    context.pipeline.bind(daemon)
 
     def stop(signum: int, _: FrameType | None) -> None:
         daemon.stop_from_signal(f"received {signal.Signals(signum).name}")
@@ -87,15 +89,15 @@ def run(args: argparse.Namespace) -> int:
     return daemon.run()
 
 
-def _create_sinks(settings: Settings, state_directory: Path, print_frames: bool) -> list[Sink]:
+def _create_sinks(context: SinkContext, print_frames: bool) -> list[Sink]:
     """`--print` first, then every sink the settings enable; ValueError or RuntimeError when one
     cannot be built."""
-    from teleinforeader.sinks import SinkContext, create_sinks
+    from teleinforeader.sinks import create_sinks
 
     sinks: list[Sink] = []
     if print_frames:
         from teleinforeader.sinks.printer import PrinterSink
 
         sinks.append(PrinterSink(sys.stdout.buffer))
-    sinks += create_sinks(SinkContext(settings, state_directory))
+    sinks += create_sinks(context)
     return sinks

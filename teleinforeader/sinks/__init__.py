@@ -1,4 +1,5 @@
-"""Where frames go: the database writer, the socket server, stdout, and any sink added beside them.
+"""Where frames go: the database writer, the socket server, the web page, stdout, and any sink
+added beside them.
 
 Every sink that the configuration turns on is a package here that offers
 `create_sink(context: SinkContext) -> Sink | None` (None when its section leaves it off).
@@ -12,23 +13,60 @@ its settings section, and its name here.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from teleinforeader.settings import Settings
-    from teleinforeader.sinks.base import Sink
+    from teleinforeader.sinks.base import Sink, SinkStatus
 
-SINK_PACKAGES = ("database", "server")
+SINK_PACKAGES = ("database", "server", "http")
+
+
+class Pipeline(Protocol):
+    """What the daemon shows of itself (`teleinforeader.daemon.Daemon` is one)."""
+
+    sinks: Sequence[Sink]
+
+    def counters(self) -> dict[str, int]: ...
+
+
+class PipelineView:
+    """The running pipeline as a sink that reports on it (the web page, /metrics) reads it.
+
+    Sinks are built before the daemon that feeds them, so the daemon is bound here afterwards
+    (`bind`); until then the view reads as a pipeline with no counters and no sinks. Reading
+    it from a sink's own thread is safe: the daemon's `counters()` and each sink's `status()`
+    are made to be read from its supervising thread, and never block it for long.
+    """
+
+    def __init__(self) -> None:
+        self._pipeline: Pipeline | None = None
+
+    def bind(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def counters(self) -> dict[str, int]:
+        """Decoder, guard and queue counters (`Daemon.counters`), empty before `bind`."""
+        return {} if self._pipeline is None else self._pipeline.counters()
+
+    def sink_statuses(self) -> list[tuple[str, SinkStatus]]:
+        """Every sink's name and status, in the order the pipeline feeds them."""
+        if self._pipeline is None:
+            return []
+        return [(sink.name, sink.status()) for sink in self._pipeline.sinks]
 
 
 @dataclass(frozen=True)
 class SinkContext:
-    """What a sink factory may use: the whole settings and the daemon's state directory."""
+    """What a sink factory may use: the whole settings, the daemon's state directory, and a
+    view of the pipeline bound once the daemon exists."""
 
     settings: Settings
     state_directory: Path
+    pipeline: PipelineView = field(default_factory=PipelineView)
 
 
 def create_sinks(context: SinkContext) -> list[Sink]:

@@ -18,6 +18,7 @@ from teleinforeader.settings import (
     PASSWORD_ENVIRONMENT_VARIABLE,
     DaemonSettings,
     DatabaseSettings,
+    HttpSettings,
     MariaDBSettings,
     ServerSettings,
     Settings,
@@ -78,6 +79,13 @@ max_clients = 1
 allow = ["192.168.1.0/24", "fd00::/8", "10.1.2.3"]
 client_buffer = 1
 
+[http]
+enabled = false
+host = "127.0.0.1"
+port = 2
+max_clients = 2
+allow = ["192.168.2.0/24"]
+
 [daemon]
 state_directory = "/tmp/teleinfo"
 log_level = "debug"
@@ -122,7 +130,15 @@ def test_example_loads_to_the_defaults() -> None:
 
 def test_every_example_key_has_a_comment_in_its_section() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
-    headers = ("[source]", "[guard]", "[database]", "[database.mariadb]", "[server]", "[daemon]")
+    headers = (
+        "[source]",
+        "[guard]",
+        "[database]",
+        "[database.mariadb]",
+        "[server]",
+        "[http]",
+        "[daemon]",
+    )
     for header in headers:
         following = text.split(f"\n{header}\n", 1)[1]
         assert following.startswith("#"), f"{header} has no comment"
@@ -151,6 +167,9 @@ def test_good_file_loads_every_key(tmp_path: Path) -> None:
         max_clients=1,
         allow=("192.168.1.0/24", "fd00::/8", "10.1.2.3"),
         client_buffer=1,
+    )
+    assert settings.http == HttpSettings(
+        enabled=False, host="127.0.0.1", port=2, max_clients=2, allow=("192.168.2.0/24",)
     )
     assert settings.database.mariadb.password == 's3cr"et'
     assert settings.daemon == DaemonSettings("/tmp/teleinfo", "debug", 0.0)

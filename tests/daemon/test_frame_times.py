@@ -102,7 +102,7 @@ def test_a_full_speed_replay_stores_one_row_per_frame_decoded(tmp_path: Path) ->
     config.write_text(
         f'[source]\ntype = "replay"\nfile = "{capture}"\nspeed = 0\n'
         '[database]\nbackend = "sqlite"\nstore_interval = 0\n'
-        "[server]\nenabled = false\n"
+        "[server]\nenabled = false\n[http]\nenabled = false\n"
         f'[daemon]\nstate_directory = "{tmp_path / "state"}"\n'
     )
     result = subprocess.run(

@@ -26,7 +26,7 @@ def write_config(tmp_path: Path, source: str) -> Path:
     config.write_text(
         f"{source}\n"
         '[database]\nbackend = "sqlite"\nstore_interval = 0\nflush_interval = 0.2\n'
-        "[server]\nenabled = false\n"
+        "[server]\nenabled = false\n[http]\nenabled = false\n"
         f'[daemon]\nstate_directory = "{tmp_path / "state"}"\nstatus_interval = 1\n'
     )
     return config

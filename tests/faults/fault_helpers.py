@@ -76,8 +76,11 @@ def _toml(value: Any) -> str:
 
 
 def write_config(path: Path, sections: Sections) -> Path:
-    """A configuration file of `sections` ("database.mariadb" for a subsection)."""
+    """A configuration file of `sections` ("database.mariadb" for a subsection). The web page,
+    on by default on port 8080, stays off unless `sections` has [http]: a fixed port would
+    collide between test runs sharing the machine."""
     lines = []
+    sections = {"http": {"enabled": False}, **sections}
     for section, keys in sections.items():
         lines.append(f"[{section}]")
         lines += [f"{key} = {_toml(value)}" for key, value in keys.items()]

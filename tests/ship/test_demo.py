@@ -18,12 +18,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO_PORT = 50007
+DEMO_HTTP_PORT = 8080
 
 
 def make_demo_recipe(profile: str | None) -> list[str]:
@@ -90,17 +92,19 @@ def test_make_demo_serves_frames_and_stops_cleanly_on_ctrl_c(
     hints = "\n".join(preparation)
     assert "127.0.0.1:50007" in hints
     assert "teleinforeader tail" in hints
+    assert f"http://127.0.0.1:{DEMO_HTTP_PORT}/" in hints
     demo_config = tmp_path / "state" / "demo.toml"
-    port = free_port()
-    demo_config.write_text(
-        re.sub(rf"(?m)^port = {DEMO_PORT}$", f"port = {port}", demo_config.read_text())
-    )
+    port, http_port = free_port(), free_port()
+    text = re.sub(rf"(?m)^port = {DEMO_PORT}$", f"port = {port}", demo_config.read_text())
+    demo_config.write_text(re.sub(rf"(?m)^port = {DEMO_HTTP_PORT}$", f"port = {http_port}", text))
 
     daemon = subprocess.Popen(
         shlex.split(run_line), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         message = first_json_line(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/latest") as answer:
+            latest = json.load(answer)
     finally:
         daemon.send_signal(signal.SIGINT)
         _, err = daemon.communicate(timeout=30)
@@ -110,6 +114,7 @@ def test_make_demo_serves_frames_and_stops_cleanly_on_ctrl_c(
     for label, value in expected.items():
         assert label in message["frame"]
         assert value is None or message["frame"][label] == value
+    assert latest["mode"] == mode and latest["meter"] == message["meter"]
     assert b"received SIGINT" in err
     assert stored_frames(tmp_path / "state" / "teleinforeader.sqlite3") >= 1
 
@@ -123,4 +128,5 @@ def test_demo_config_is_a_simulated_linky_on_this_machine_only():
     assert settings.source.speed == 1.0  # the real line's pace
     assert settings.database.backend == "sqlite"
     assert (settings.server.host, settings.server.port) == ("127.0.0.1", DEMO_PORT)
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", DEMO_HTTP_PORT)
     assert settings.daemon.state_directory == "state"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from teleinforeader.sinks.http.static import FILES as STATIC_FILES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -71,6 +73,18 @@ def test_wheel_holds_the_package_and_the_licence_and_nothing_else(wheel, project
     assert f"{dist_info}/licenses/LICENSE" in names
     # Anything outside the package and its .dist-info would be installed into site-packages.
     assert {name.split("/")[0] for name in names} == {"teleinforeader", dist_info}
+
+
+PAGE_FILES = {f"teleinforeader/sinks/http/static/{name}" for name in STATIC_FILES}
+
+
+def test_wheel_and_sdist_carry_the_web_page(wheel, sdist, project_version):
+    """The page is served from the installed package: its files must be in both."""
+    assert set(zipfile.ZipFile(wheel).namelist()) >= PAGE_FILES
+    root = f"teleinforeader-{project_version}"
+    with tarfile.open(sdist) as archive:
+        names = {name.removeprefix(f"{root}/") for name in archive.getnames()}
+    assert names >= PAGE_FILES
 
 
 def test_wheel_metadata_carries_the_pyproject_version_and_the_console_script(

@@ -72,7 +72,15 @@ def test_documents_exactly_the_settings_keys():
 
 def test_sections_in_the_example_files_order():
     sections = list(dict.fromkeys(section for section, _, _, _ in ROWS))
-    assert sections == ["source", "guard", "database", "database.mariadb", "server", "daemon"]
+    assert sections == [
+        "source",
+        "guard",
+        "database",
+        "database.mariadb",
+        "server",
+        "http",
+        "daemon",
+    ]
 
 
 @pytest.mark.parametrize(("section", "key", "default", "meaning"), ROWS)

@@ -37,6 +37,11 @@ class Backend(abc.ABC):
         """A new DB-API connection; `create`: make the database itself when it is missing."""
 
     @abc.abstractmethod
+    def connect_read_only(self) -> Any:
+        """A new connection that can only read, for the history queries; each statement sees
+        the latest committed rows. Raises when the database or its tables do not exist yet."""
+
+    @abc.abstractmethod
     def existing_columns(self, cursor: Any, table: str) -> Iterable[str]: ...
 
     @abc.abstractmethod

@@ -82,6 +82,17 @@ class MariaDBBackend(Backend):
             raise
         return connection
 
+    def connect_read_only(self) -> Any:
+        arguments = self.connect_arguments()
+        arguments["autocommit"] = True  # a long-lived reader must not sit in an old snapshot
+        connection = self._connector.connect(database=self.settings.database, **arguments)
+        try:
+            connection.cursor().execute("SET SESSION TRANSACTION READ ONLY")
+        except self._connector.Error:
+            connection.close()
+            raise
+        return connection
+
     def existing_columns(self, cursor: Any, table: str) -> Iterable[str]:
         cursor.execute(
             "SELECT column_name FROM information_schema.columns "

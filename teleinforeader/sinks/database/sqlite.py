@@ -38,6 +38,18 @@ class SQLiteBackend(Backend):
             raise
         return connection
 
+    def connect_read_only(self) -> sqlite3.Connection:
+        # mode=ro: never creates the file; query_only: refuses a write even by mistake. Python's
+        # sqlite3 opens no transaction for a SELECT, so each query reads the latest commit.
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        connection = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout)
+        try:
+            connection.execute("PRAGMA query_only=1")
+        except sqlite3.Error:
+            connection.close()
+            raise
+        return connection
+
     def existing_columns(self, cursor: Any, table: str) -> Iterable[str]:
         cursor.execute(f"PRAGMA table_info({self.dialect.quote(table)})")
         return [row[1] for row in cursor.fetchall()]

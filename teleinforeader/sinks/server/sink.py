@@ -26,6 +26,7 @@ from teleinforeader.jsonline import error_line, frame_to_json_line
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
 from teleinforeader.sinks.server.client import Client
+from teleinforeader.sinks.server.connlog import ConnectionLog
 from teleinforeader.sinks.server.network import (
     AllowList,
     configure_client,
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 HANDOFF_LIMIT = 256  # frames; the server thread lagging this far behind loses the oldest ones
 ACCEPTS_PER_WAKE = 64  # a connection storm must not starve the frames
 ACCEPT_PAUSE = 1.0  # seconds without accepting after the process ran out of descriptors
-REFUSAL_LOG_INTERVAL = 60.0  # seconds between two log lines about refused connections
 _LISTENER, _WAKE = object(), object()
 _READ, _READ_WRITE = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
 
@@ -65,8 +65,7 @@ class ServerSink(Sink):
         self._clients: dict[int, Client] = {}
         self._latest: Frame | None = None
         self._latest_line: bytes | None = None
-        self._refusals_unlogged = 0
-        self._refusal_logged_at = -REFUSAL_LOG_INTERVAL
+        self.connection_log = ConnectionLog()  # clients come and go: a bounded number of lines
         self._worker: Worker | None = None
         self.address: tuple[str, int] | None = None
         self._counters = {
@@ -148,6 +147,7 @@ class ServerSink(Sink):
                     else:
                         self._service(key.data, events)
                 self._resume_accepting()
+                self.connection_log.flush()
                 self._broadcast()
                 if self._stopping:
                     self._stop_listening()
@@ -159,9 +159,9 @@ class ServerSink(Sink):
     def _select_timeout(self) -> float | None:
         if self._stopping:
             return max(0.0, self._close_deadline - time.monotonic())
-        if self._accept_paused_until is not None:
-            return max(0.0, self._accept_paused_until - time.monotonic())
-        return None
+        deadlines = [self._accept_paused_until, self.connection_log.due()]
+        due = min((deadline for deadline in deadlines if deadline is not None), default=None)
+        return None if due is None else max(0.0, due - time.monotonic())
 
     def _flushing(self) -> bool:
         """Closing: is there still output worth waiting for?"""
@@ -270,12 +270,18 @@ class ServerSink(Sink):
         client = Client(sock, address, self.settings.client_buffer)
         self._clients[sock.fileno()] = client
         self._selector.register(sock, _READ, client)  # type: ignore[union-attr]
-        log.info("client %s connected (%d connected)", address, len(self._clients))
+        self.connection_log.event(
+            "connected",
+            logging.INFO,
+            "client %s connected (%d connected)",
+            address,
+            len(self._clients),
+        )
         if self._latest is not None:
             self._deliver(client, self._latest_json_line())
 
     def _refuse(self, sock: socket.socket, address: str, line: bytes) -> None:
-        """Say why in one JSON line, then hang up; log at most once a minute (floods)."""
+        """Say why in one JSON line, then hang up."""
         self._counters["refused"] += 1
         sock.setblocking(False)
         try:
@@ -284,17 +290,9 @@ class ServerSink(Sink):
         except OSError:
             pass
         sock.close()
-        self._refusals_unlogged += 1
-        now = time.monotonic()
-        if now - self._refusal_logged_at >= REFUSAL_LOG_INTERVAL:
-            log.warning(
-                "refused client %s: %s (%d refused since the last such line)",
-                address,
-                line.decode().strip(),
-                self._refusals_unlogged,
-            )
-            self._refusal_logged_at = now
-            self._refusals_unlogged = 0
+        self.connection_log.event(
+            "refused", logging.WARNING, "refused client %s: %s", address, line.decode().strip()
+        )
 
     def _resume_accepting(self) -> None:
         paused_until = self._accept_paused_until
@@ -316,11 +314,14 @@ class ServerSink(Sink):
         client.close()
         self._counters["disconnects"] += 1
         if reason is not None:
-            log.info("client %s %s", client.address, reason)
+            self.connection_log.event(
+                "closed", logging.INFO, "client %s %s", client.address, reason
+            )
 
     def _hang_up_all(self) -> None:
         for client in list(self._clients.values()):
             self._disconnect(client, None)
+        self.connection_log.flush(force=True)
         self._stop_listening()
         if self._selector is not None:
             self._selector.close()

@@ -1,11 +1,13 @@
 """The sans-IO TIC decoder: bytes in, validated frames out, every refusal counted.
 
 Plan: bytes are masked to 7 bits (a port opened 8N1 delivers the parity bit as bit 7), then cut
-into frames at STX..ETX. Anything outside a frame is garbage; an EOT, or an STX at a group
-boundary before the ETX, drops the partial frame (an STX inside a group is noise that fails only
-that group); a frame growing past `max_frame` bytes is dropped, so a line that never sends ETX
-cannot eat memory. Inside a frame the mode is decided once (more HT than LF means standard), then
-every group is checked with that mode's checksum and its label's format, through a bounded memo
+into frames at STX..ETX. Anything outside a frame is garbage. An STX always starts a frame: one
+before the ETX drops the unfinished frame (counted `truncated`), wherever it comes, inside a group
+too, so a frame cut without ETX or EOT is never glued to the next one (whose groups would then
+be refused as duplicates, leaving the old frame's values in their place). An EOT drops the
+partial frame too; a frame growing past `max_frame` bytes is dropped, so a line that never sends
+ETX cannot eat memory. Inside a frame the mode is decided once (more HT than LF means standard),
+then every group is checked with that mode's checksum and its label's format, through a bounded memo
 of `parse_group` (most groups repeat from frame to frame). Groups end at their first CR and start
 after an LF, so a group that lost either byte costs itself and at most one neighbour.
 
@@ -31,7 +33,7 @@ MAX_FRAME = 4096  # the longest real frame (three-phase producer, standard) is a
 _MEMO_SIZE = 4096
 
 _STX, _ETX, _EOT = 0x02, 0x03, 0x04
-_HT, _LF, _CR = 0x09, 0x0A, 0x0D
+_HT = 0x09
 _FRAMING_RE = re.compile(rb"[\x02\x03\x04]")
 _MASK_7BIT = bytes(range(128)) * 2
 
@@ -133,19 +135,16 @@ class Decoder:
                 self._scanned = len(self._pending)
                 return frames
             byte = buf[end]
-            if byte == _STX and end > body_start and buf[end - 1] not in (_CR, _LF):
-                # A meter starts a frame after a complete group; an STX inside a group is line
-                # noise: it stays in the body, so only its own group fails (charset).
-                pos = end + 1
-                continue
             if byte == _ETX:
                 frame = self._decode_body(bytes(buf[body_start:end]), received_at)
                 if frame is not None:
                     frames.append(frame)
             elif byte == _EOT:
                 stats.interrupted += 1
-            else:
+            elif end > body_start:
                 stats.truncated += 1
+            else:  # STX STX: the first one began nothing
+                stats.garbage_bytes += 1
             pos = end + 1
             body_start = pos if byte == _STX else None
 

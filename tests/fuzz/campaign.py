@@ -9,7 +9,8 @@ to a small example and printed; the campaign goes on with the next round and exi
 - Decoder: bytes from real captures, damaged (bit flips, lost bytes, framing bytes inserted,
   splices) or random bytes, fed in random chunks. It must never raise, give the same frames
   whatever the chunking, and every group it yields must be on the wire byte for byte with a good
-  checksum (computed here, not by the decoder) and a value its label allows.
+  checksum (computed here, not by the decoder) and a value its label allows, every frame
+  within one STX..ETX with no other STX or EOT inside (an STX always starts a frame).
 - Config loader: random bytes, random text, and TOML built from the real section and key names
   with values of every TOML type. It must return settings or raise ConfigError whose message is
   one line naming the file; any other exception is a crash.
@@ -37,6 +38,7 @@ from hypothesis import strategies as st
 from teleinforeader.config import ConfigError, load_settings
 from teleinforeader.settings import Settings
 from teleinforeader.tic import LABELS, Decoder, Frame
+from teleinforeader.tic.decoder import MAX_FRAME
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CAPTURE_BYTES = 12_000  # the captures are small; a bound keeps a future big one cheap
@@ -78,8 +80,36 @@ def check_decoder(data: bytes, cuts: Sequence[int]) -> int:
     return len(frames)
 
 
+def complete_bodies(wire: bytes) -> list[bytes]:
+    """What lies between each STX and the next framing byte, when that byte is ETX: the only
+    places a frame can come from (an STX always starts a frame; EOT or a new STX drop it)."""
+    bodies = []
+    for start in (i for i, byte in enumerate(wire) if byte == 0x02):
+        end = start + 1
+        while end < len(wire) and wire[end] not in (0x02, 0x03, 0x04):
+            end += 1
+        if end < len(wire) and wire[end] == 0x03 and end - start - 1 <= MAX_FRAME:
+            bodies.append(wire[start + 1 : end])
+    return bodies
+
+
+def assert_framed(data: bytes, frames: Sequence[Frame]) -> None:
+    """Each frame comes whole from one complete STX..ETX body, in order, one frame a body."""
+    bodies = iter(complete_bodies(data.translate(_MASK_7BIT)))
+    for frame in frames:
+        groups = [
+            wire_group(frame.mode, label, frame.raw_horodates.get(label), value)
+            for label, value in frame.items()
+        ]
+        assert any(all(group in body for group in groups) for body in bodies), (
+            f"a frame mixes groups of two frames, or has no STX..ETX of its own: {dict(frame)}"
+        )
+
+
 def assert_sound(data: bytes, frames: Sequence[Frame]) -> None:
-    """Every group of `frames` is in `data` with a good checksum and a value its label allows."""
+    """Every group of `frames` is in `data` with a good checksum and a value its label allows,
+    and every frame comes from one STX..ETX body."""
+    assert_framed(data, frames)
     wire = data.translate(_MASK_7BIT)
     for frame in frames:
         assert len(frame) > 0

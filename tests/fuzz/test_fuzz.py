@@ -47,6 +47,18 @@ def test_the_oracle_accepts_real_frames_and_refuses_a_forged_group() -> None:
     forged = Frame({**frames[0], "PAPP": "99999"}, frames[0].mode)
     with pytest.raises(AssertionError, match="PAPP"):
         assert_sound(clean, [forged])
+    # A frame with one value of another frame that differs in more: each group is on the wire,
+    # but no STX..ETX holds them all.
+    first = frames[0]
+    changed = [
+        [label for label in first if other.get(label, first[label]) != first[label]]
+        for other in frames
+    ]
+    index = next(i for i, labels in enumerate(changed) if len(labels) >= 2)
+    label = changed[index][0]
+    glued = Frame({**first, label: frames[index][label]}, first.mode)
+    with pytest.raises(AssertionError, match="mixes groups"):
+        assert_sound(clean, [glued])
 
 
 def test_the_config_check_sees_good_and_bad_files(tmp_path: Path) -> None:

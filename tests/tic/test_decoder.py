@@ -153,14 +153,32 @@ def test_stx_after_a_complete_group_restarts_the_frame() -> None:
     assert decoder.stats.truncated == 1
 
 
-def test_stx_inside_a_group_is_noise_that_costs_only_that_group() -> None:
+OTHER_METER = dict(HISTORIC_BASE, ADCO="031762548823", ISOUSC="45", BASE="012345678")
+OTHER_FRAME = encode_frame(list(OTHER_METER.items()), "historic")
+
+
+@pytest.mark.parametrize("cut", [b"\nPAPP 00", b"\nPAPP", b"\n", b"\nISOUSC 30 "])
+def test_stx_always_starts_a_frame_and_the_unfinished_one_is_dropped(cut: bytes) -> None:
+    """A frame cut anywhere without ETX or EOT, even inside a group, then a new frame: the new
+    frame comes out whole with its own values, never glued to the old one's."""
+    unfinished = HISTORIC_FRAME[: HISTORIC_FRAME.index(cut) + len(cut)]
+    for chunks in ([unfinished + OTHER_FRAME], [unfinished, OTHER_FRAME]):
+        decoder = Decoder()
+        frames = [frame for chunk in chunks for frame in decoder.feed(chunk)]
+        assert [dict(frame) for frame in frames] == [OTHER_METER]
+        assert frames[0].rejected == ()
+        assert decoder.stats.truncated == 1
+
+
+def test_stx_inside_a_group_cuts_the_frame_there() -> None:
+    """Line noise that makes an STX: the frame before it is dropped and counted; what follows
+    it, up to the first LF, is refused; the groups after it form a frame of their own."""
     noisy = HISTORIC_FRAME.replace(b"PAPP 00570", b"PAPP 00\x0270")
     decoder = Decoder()
     (frame,) = decoder.feed(noisy)
-    assert "PAPP" not in frame
-    assert len(frame) == len(HISTORIC_BASE) - 1
-    assert [(r.reason, r.label) for r in frame.rejected] == [("charset", "PAPP")]
-    assert decoder.stats.truncated == 0
+    assert dict(frame) == dict(HISTORIC_BASE[-2:])  # HHPHC and MOTDETAT
+    assert [r.reason for r in frame.rejected] == ["malformed"]
+    assert decoder.stats.truncated == 1
 
 
 def test_lost_cr_costs_one_group_and_lost_lf_is_recovered() -> None:

@@ -260,9 +260,10 @@ CASES = [
     ),
     Case(
         # Captured through a cooked tty: every CR became LF and ETX was swallowed. No group
-        # ends with CR and no frame ends: the decoder refuses all of it, by design (a tolerant
-        # path would accept frames nobody can tell apart from EOT-cut ones, see SOURCES.md).
-        # Each STX cuts the previous frame: 700 STX, 699 truncated frames, 100 leading bytes.
+        # ends with CR and no frame ends: the decoder, which sees what a line sends, refuses
+        # all of it. Each STX cuts the previous frame: 700 STX, 699 truncated frames, 100
+        # leading bytes. The replay source repairs such a capture before decoding it
+        # (tests/sources/test_cooked_capture.py).
         "historic-hchp-pboettch-teleinfo-c-dump-head.bin",
         _as_is,
         0,
@@ -354,43 +355,35 @@ CASES = [
         {0: {"DATE": "H191203125805"}},
     ),
     Case(
-        # Noise bytes inside four groups (three of them STX): only those groups are refused.
-        # The logger moved one ADSC to the middle of a frame: that second ADSC of frame 2 is
-        # refused as a duplicate (SOURCES.md checks lines, not frames, and counts it as good).
+        # Noise inside four groups, three of them with STX bytes (one a run of six): an STX
+        # always starts a frame, so frames 1, 3 and 8 are cut there (six truncated, the STX
+        # right after another one is garbage) and resume with the groups after the noise, the
+        # bytes up to the next LF refused. The logger moved the ADSC of frame 4 into frame 3,
+        # which SOURCES.md, checking lines and not frames, counts as good.
         "standard-mono-prod-fmartinou-teleinfo2mqtt.bin",
         _as_is,
         9,
-        [47, 48, 47, 47, 48, 48, 48, 47, 48],
+        [9, 48, 23, 47, 48, 48, 48, 25, 48],
+        {("malformed", None): 3},
+        {"truncated": 6, "garbage_bytes": 4},
         {
-            ("charset", None): 2,  # "CCAINKlBJ+\x02..." and "3\x02\"3:\x0bKU": no valid label
-            ("charset", "IRMS1"): 1,
-            ("charset", "ERQ2"): 1,
-            ("duplicate", "ADSC"): 1,
-        },
-        {"garbage_bytes": 1},
-        {
-            0: {"ADSC": "031764953443", "EAIT": "003626872", "SINSTI": "01675"},
+            1: {"ADSC": "031764953443", "EAIT": "003626872", "SINSTI": "01678"},
+            3: {"ADSC": None, "EAIT": "003626873", "SINSTI": "01686"},
             -1: {"EAIT": "003626876", "SINSTI": "01486", "PRM": "14405933300802"},
         },
-        {0: {"DATE": "H250307134349"}, -1: {"DATE": "H250307134358"}},
+        {1: {"DATE": "H250307134350"}, -1: {"DATE": "H250307134358"}},
     ),
     Case(
-        # Hand-edited copy: a spliced SMAXSN-1 (SPACE checksum) replaces SMAXIN-1 in frame 1,
+        # Hand-edited copy: a spliced SMAXSN-1 (SPACE checksum) replaces SMAXIN-1 in frame 2,
         # where SMAXSN-1 already is: the second is a duplicate. The trailing ADSC and the
         # unterminated SMAXSN-1 are in a frame that never ends.
         "standard-mono-prod-fmartinou-teleinfo2mqtt-edited.bin",
         _as_is,
         9,
-        [47, 47, 47, 47, 48, 48, 48, 47, 48],
-        {
-            ("charset", None): 2,
-            ("charset", "IRMS1"): 1,
-            ("charset", "ERQ2"): 1,
-            ("duplicate", "ADSC"): 1,
-            ("duplicate", "SMAXSN-1"): 1,
-        },
-        {"garbage_bytes": 1},
-        {0: {"ADSC": "031764953443"}, -1: {"EAIT": "003626876"}},
+        [9, 47, 23, 47, 48, 48, 48, 25, 48],
+        {("malformed", None): 3, ("duplicate", "SMAXSN-1"): 1},
+        {"truncated": 6, "garbage_bytes": 4},
+        {1: {"ADSC": "031764953443"}, -1: {"EAIT": "003626876"}},
     ),
     Case(
         # ADSC anonymised (13 characters) with the original checksum: fails in every frame.

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from teleinforeader.tic import LABELS, Decoder, decode, encode_frame
+from tests.fuzz.campaign import assert_framed
 
 _FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 BUDGET = settings(
@@ -126,7 +127,9 @@ def _sent(group: bytes, wire: bytes) -> bool:
 
 
 def assert_every_group_is_sound(data: bytes, frames) -> None:
-    """Each decoded group is in the (7-bit) input as sent, checksum good, value allowed."""
+    """Each decoded group is in the (7-bit) input as sent, checksum good, value allowed; each
+    frame from one STX..ETX body (the fuzz campaign's framing oracle)."""
+    assert_framed(data, frames)
     wire = bytes(byte & 0x7F for byte in data)
     for frame in frames:
         for label, value in frame.items():
@@ -382,6 +385,20 @@ def test_damaged_streams_never_yield_a_bad_group_and_recover(damaged) -> None:
     assert recovered, "no frame after two good ones"
     assert recovered[-1] == decode(good)[0]
     assert recovered[-1].rejected == ()
+
+
+@BUDGET
+@given(mode_and_groups, mode_and_groups, st.data())
+def test_a_frame_cut_anywhere_then_a_new_frame_gives_the_new_frame_alone(first, second, data):
+    """No ETX, no EOT, the cut anywhere (inside a group too): the new STX starts the new frame,
+    which comes out exactly as sent; the unfinished one is dropped and counted."""
+    old = encode_frame(first[1], first[0])
+    cut = old[: data.draw(st.integers(2, len(old) - 1))]  # STX and at least one more byte
+    new = encode_frame(second[1], second[0])
+    decoder = Decoder()
+    frames = decoder.feed(cut) + decoder.feed(new)
+    assert frames == decode(new)
+    assert decoder.stats.truncated == 1
 
 
 # -- the label table against the reference ----------------------------------------------------

@@ -26,6 +26,13 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from typing import Protocol
 
+from teleinforeader.files import (
+    KIB,
+    MIB,
+    UnreadableFileError,
+    check_regular_file,
+    read_regular_file,
+)
 from teleinforeader.logs import LOG_LEVELS
 from teleinforeader.settings import (
     DEFAULT_CONFIG_PATH,
@@ -33,6 +40,7 @@ from teleinforeader.settings import (
     MariaDBSettings,
     Settings,
     SourceSettings,
+    is_secret,
 )
 from teleinforeader.sinks.database import BACKENDS
 from teleinforeader.sources import SOURCE_TYPES
@@ -45,6 +53,9 @@ else:  # pragma: no cover - exercised on Python 3.9 and 3.10 only
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus= keeps a broken file from looping
 MASK = "********"
 NO_FILE = "built-in defaults"  # names the source of the settings when no file was read
+MAX_CONFIG_FILE = 1 * MIB  # a real one is a few KiB
+MAX_PASSWORD_FILE = 64 * KIB
+SHOWN_CHARACTERS = 200  # of a long string in an error; the rest is counted, not copied
 
 
 class ConfigError(Exception):
@@ -221,13 +232,51 @@ _ESCAPES = {
 }
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def _toml_string(text: str) -> str:
     """A TOML basic string: always one line, whatever `text` holds."""
-    return '"' + "".join(_ESCAPES.get(c) or _escape_control(c) for c in text) + '"'
+    return '"' + _NEEDS_ESCAPE.sub(lambda match: _escape(match.group()), text) + '"'
 
 
-def _escape_control(char: str) -> str:
-    return f"\\u{ord(char):04x}" if ord(char) < 0x20 or ord(char) == 0x7F else char
+def _escape(char: str) -> str:
+    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def _shortened(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """`text`, or its start and its length when it is too long to copy into an error."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _shown(value: Any) -> str:
+    """A value found in a file, as an error shows it: TOML, long strings shortened."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARACTERS:
+        return f"{_toml_string(value[:SHOWN_CHARACTERS])}... ({len(value)} characters)"
+    if isinstance(value, (list, tuple)):
+        return (
+            "["
+            + ", ".join(_shown(item) for item in value[:8])
+            + (", ...]" if len(value) > 8 else "]")
+        )
+    return toml_value(value)
+
+
+_KIND_NAMES = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+    ((list, tuple), "an array"),
+    (dict, "a table"),
+)
+
+
+def _kind(value: Any) -> str:
+    """What a secret value is, said without saying it."""
+    return next((name for types, name in _KIND_NAMES if isinstance(value, types)), "a date or time")
 
 
 def toml_value(value: Any) -> str:
@@ -248,6 +297,10 @@ def toml_value(value: Any) -> str:
 def _did_you_mean(name: str, known: Sequence[str], show: Callable[[str], str]) -> str:
     import difflib
 
+    # A match needs a similarity ratio of 0.6, out of reach for a name over 2.4 times longer
+    # than every candidate: skip the comparison (quadratic in the length) for those.
+    if not known or len(name) > 3 * max(len(candidate) for candidate in known):
+        return ""
     close = difflib.get_close_matches(name, known, n=1)
     return f"did you mean {show(close[0])}?" if close else ""
 
@@ -263,13 +316,19 @@ def _location(section: str, key: str) -> str:
     return f"[{section}] {key}" if section else key
 
 
-def _refused(source: str, where: str, expected: str, value: Any, reason: str = "") -> ConfigError:
-    detail = f" ({reason})" if reason else ""
-    return ConfigError(f"{source}: {where}: expected {expected}, found {toml_value(value)}{detail}")
+def _refused(
+    source: str, where: str, expected: str, value: Any, reason: str = "", secret: bool = False
+) -> ConfigError:
+    if secret:  # its type only: the value may be the password itself, unquoted
+        found, reason = f"{_kind(value)} (not shown: a secret)", ""
+    else:
+        found = _shown(value)
+    detail = f" ({_shortened(reason, 2 * SHOWN_CHARACTERS)})" if reason else ""
+    return ConfigError(f"{source}: {where}: expected {expected}, found {found}{detail}")
 
 
 def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> ConfigError:
-    name = "".join(_escape_control(char) for char in name)  # a quoted key may hold a newline
+    name = _shortened(_toml_string(name)[1:-1])  # a quoted key may hold a newline
     hints = typing.get_type_hints(cls)
     tables = [key for key, annotation in hints.items() if dataclasses.is_dataclass(annotation)]
     if isinstance(value, dict):
@@ -296,6 +355,7 @@ def _build(cls: type, table: Mapping[str, Any], section: str, source: str) -> An
     for name, value in table.items():
         if name not in hints:
             raise _unknown(source, cls, section, name, value)
+    secrets = {field.name for field in dataclasses.fields(cls) if is_secret(field)}
     values: dict[str, Any] = {}
     for name in hints:
         annotation, dotted = hints[name], _join(section, name)
@@ -306,22 +366,24 @@ def _build(cls: type, table: Mapping[str, Any], section: str, source: str) -> An
                 raise _refused(source, where, f"a section [{dotted}]", subtable)
             values[name] = _build(annotation, subtable, dotted, source)
         elif name in table:
-            values[name] = _parse(rule_for(dotted, annotation), table[name], section, name, source)
+            rule = rule_for(dotted, annotation)
+            values[name] = _parse(rule, table[name], section, name, source, name in secrets)
     built = cls(**values)
     check = SECTION_CHECKS.get(section)
     return check(built, source) if check else built
 
 
-def _parse(rule: Rule, value: Any, section: str, key: str, source: str) -> Any:
+def _parse(
+    rule: Rule, value: Any, section: str, key: str, source: str, secret: bool = False
+) -> Any:
     try:
         parsed = rule.parse(value)
     except _RefusedError as refusal:
-        raise _refused(
-            source, _location(section, key), rule.expected, value, str(refusal)
-        ) from None
+        where = _location(section, key)
+        raise _refused(source, where, rule.expected, value, str(refusal), secret) from None
     if isinstance(rule, Array):
         for index, item in enumerate(parsed):
-            _parse(rule.item, item, section, f"{key}[{index}]", source)
+            _parse(rule.item, item, section, f"{key}[{index}]", source, secret)
     return parsed
 
 
@@ -329,14 +391,12 @@ def _parse(rule: Rule, value: Any, section: str, key: str, source: str) -> Any:
 
 
 def _unreadable(path: str) -> str:
-    """Why the file at `path` cannot be read ("" when it can)."""
+    """Why the file at `path` cannot be used ("" when it can): see `teleinforeader.files`."""
     try:
-        with open(path, "rb"):
-            return ""
-    except OSError as error:
-        return error.strerror or str(error)
-    except ValueError:  # a NUL byte, which TOML strings may hold and paths may not
-        return "not a path"
+        check_regular_file(path)
+    except UnreadableFileError as error:
+        return str(error)
+    return ""
 
 
 def _check_source(source_settings: SourceSettings, source: str) -> SourceSettings:
@@ -374,15 +434,12 @@ def _check_mariadb(mariadb: MariaDBSettings, source: str) -> MariaDBSettings:
 
 def _read_password(path: str, where: str) -> str:
     try:
-        with open(path, encoding="utf-8") as file:
-            return file.read().rstrip("\r\n")
-    except OSError as error:
-        reason = error.strerror or str(error)
+        return read_regular_file(path, MAX_PASSWORD_FILE).decode("utf-8").rstrip("\r\n")
+    except UnreadableFileError as error:
+        reason = str(error)
     except UnicodeDecodeError:
         reason = "not UTF-8 text"
-    except ValueError:  # a NUL byte, which TOML strings may hold and paths may not
-        reason = "not a path"
-    raise ConfigError(f"{where}: expected a readable file, found {toml_value(path)} ({reason})")
+    raise ConfigError(f"{where}: expected a readable file, found {_shown(path)} ({reason})")
 
 
 SECTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
@@ -399,10 +456,9 @@ _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<position>[^()]*)\)$", re
 def _read_toml(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ConfigError(f"{source}: cannot read the configuration file: {reason}") from None
+        data = read_regular_file(path, MAX_CONFIG_FILE)
+    except UnreadableFileError as error:
+        raise ConfigError(f"{source}: cannot read the configuration file: {error}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -437,8 +493,8 @@ def load_settings(path: Path | None, *, default_path: Path = DEFAULT_CONFIG_PATH
 
 
 def render_settings(settings: Settings) -> str:
-    """`settings` as a TOML file that loads back to them, secrets (fields declared with
-    repr=False) shown as MASK."""
+    """`settings` as a TOML file that loads back to them, secrets (`settings.secret()` fields)
+    shown as MASK."""
     lines: list[str] = []
     _render_section(settings, "", lines)
     return "\n".join(lines) + "\n"
@@ -453,7 +509,7 @@ def _render_section(section_settings: Any, section: str, lines: list[str]) -> No
         if dataclasses.is_dataclass(value):
             tables.append((value, _join(section, field.name)))
         else:
-            shown = MASK if value and not field.repr else value
+            shown = MASK if value and is_secret(field) else value
             lines.append(f"{field.name} = {toml_value(shown)}")
     for table, name in tables:
         _render_section(table, name, lines)

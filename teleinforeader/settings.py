@@ -8,12 +8,24 @@ these objects, never raw TOML.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/teleinforeader/teleinforeader.toml")
 DEFAULT_STATE_DIRECTORY = Path("/var/lib/teleinforeader")
 PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_DB_PASSWORD"
+
+
+def secret(default: str = "") -> Any:
+    """A setting whose value is never shown: not in a configuration error (which names its
+    type instead), nor in repr() and so in no log line, nor in `check-config`'s output."""
+    return field(default=default, repr=False, metadata={"secret": True})
+
+
+def is_secret(setting: dataclasses.Field) -> bool:
+    return bool(setting.metadata.get("secret"))
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ class MariaDBSettings:
     port: int = 3306
     unix_socket: str = ""
     user: str = "teleinfo"
-    password: str = field(default="", repr=False)
+    password: str = secret()
     password_file: str = ""  # read the password from this file instead
     database: str = "teleinfodb"
     connect_timeout: float = 10.0

@@ -211,7 +211,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "replay of a directory",
         '[source]\ntype = "replay"\nfile = "{dir}/adir"\n',
         '{file}: [source] file: expected a readable capture file when type = "replay", '
-        'found "{dir}/adir" (Is a directory)',
+        'found "{dir}/adir" (a directory, not a regular file)',
     ),
     (
         "password and password_file both",
@@ -229,7 +229,7 @@ BROKEN: list[tuple[str, str, str]] = [
         "password_file a directory",
         '[database.mariadb]\npassword_file = "{dir}/adir"\n',
         "{file}: [database.mariadb] password_file: expected a readable file, "
-        'found "{dir}/adir" (Is a directory)',
+        'found "{dir}/adir" (a directory, not a regular file)',
     ),
     (
         "TLS CA missing",

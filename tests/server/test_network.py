@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
 
+from teleinforeader.allowlist import AllowList
 from teleinforeader.sinks.server.network import (
     KEEPALIVE_IDLE,
-    AllowList,
     configure_client,
     format_peer,
     open_listener,
@@ -55,6 +56,35 @@ def test_host_bits_are_accepted_in_a_network() -> None:
 def test_malformed_network_is_a_clear_error(bad: str) -> None:
     with pytest.raises(ValueError, match=r"server\.allow: .* is not a network"):
         AllowList(["127.0.0.0/8", bad])
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("::ffff:192.168.1.0/120", "192.168.1.0/24"),
+        ("::ffff:c0a8:100/120", "192.168.1.0/24"),
+        ("::ffff:10.1.2.3", "10.1.2.3/32"),
+        ("::ffff:0.0.0.0/96", "0.0.0.0/0"),
+    ],
+)
+def test_an_ipv4_mapped_network_means_the_ipv4_network(written: str, meant: str) -> None:
+    allow = AllowList([written])
+    assert [str(network) for network in allow.networks] == [meant]
+    first = next(iter(ipaddress.ip_network(meant)))
+    assert allow.permits(str(first)) and allow.permits(f"::ffff:{first}")  # either listener
+
+
+def test_an_ipv4_mapped_network_allows_exactly_its_addresses() -> None:
+    allow = AllowList(["::ffff:192.168.1.0/120"])
+    assert allow.permits("192.168.1.7") and allow.permits("::ffff:192.168.1.255")
+    assert not allow.permits("192.168.2.1") and not allow.permits("::ffff:192.168.0.255")
+
+
+@pytest.mark.parametrize("wider", ["::/0", "::ffff:0:0/95", "::/64"])
+def test_a_network_holding_every_mapped_address_holds_every_ipv4_client(wider: str) -> None:
+    allow = AllowList([wider])
+    assert allow.permits("192.0.2.1") and allow.permits("::ffff:192.0.2.1")
+    assert not AllowList(["fd00::/8"]).permits("192.0.2.1")
 
 
 def test_format_peer() -> None:

@@ -178,6 +178,15 @@ def test_max_clients_refused_politely(start_server: Start, connect: Connect) -> 
         assert client.read_index() == 42
 
 
+def test_an_ipv4_mapped_allow_entry_lets_its_ipv4_clients_in(
+    start_server: Start, connect: Connect
+) -> None:
+    sink = start_server(allow=("::ffff:127.0.0.0/104",))
+    sink.submit(historic_frame(9))
+    assert connect(sink.address).read_index() == 9
+    assert counter(sink, "refused") == 0
+
+
 def test_allow_list_refuses_other_networks(start_server: Start, connect: Connect) -> None:
     closed = start_server(allow=("10.0.0.0/8", "192.168.0.0/16"))
     refused = connect(closed.address)

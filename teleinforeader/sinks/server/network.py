@@ -1,16 +1,13 @@
-"""The socket plumbing of the server: the listening socket, per-client options, the allow list.
+"""The socket plumbing of the server: the listening socket and per-client options.
 
 Kept apart from the event loop so each piece can be checked on its own: which family a host
-name means, whether "::" also takes IPv4, whether an IPv4 client seen through an IPv6 socket
-(`::ffff:192.0.2.1`) matches an IPv4 network.
+name means, whether "::" also takes IPv4. The allow list is `teleinforeader.allowlist`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
-from typing import Union
 
 LISTEN_BACKLOG = 128  # at least; a full accept queue makes a connecting client wait a second
 # A silent peer (unplugged laptop, sleeping phone) is noticed after about two minutes.
@@ -20,8 +17,6 @@ KEEPALIVE_COUNT = 6
 # The kernel's own queue per client, on top of `client_buffer`: left to autotuning it grows to
 # megabytes for a client that stopped reading, too much for a Pi with many clients.
 SEND_BUFFER = 64 * 1024
-
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket.socket:
@@ -67,30 +62,3 @@ def configure_client(sock: socket.socket) -> None:
     ):
         if hasattr(socket, option):  # Linux has all three; other systems keep their defaults
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-
-
-class AllowList:
-    """Client networks allowed to connect; empty means everyone."""
-
-    def __init__(self, networks: Iterable[str]) -> None:
-        parsed: list[IPNetwork] = []
-        for text in networks:
-            try:
-                parsed.append(ipaddress.ip_network(text.strip(), strict=False))
-            except ValueError as exc:
-                raise ValueError(f"server.allow: {text!r} is not a network (CIDR): {exc}") from None
-        self.networks = tuple(parsed)
-
-    def __bool__(self) -> bool:
-        return bool(self.networks)
-
-    def permits(self, host: str) -> bool:
-        if not self.networks:
-            return True
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone (%eth0)
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)

@@ -22,13 +22,13 @@ import socket
 import time
 from collections import deque
 
+from teleinforeader.allowlist import AllowList
 from teleinforeader.jsonline import error_line, frame_to_json_line
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
 from teleinforeader.sinks.server.client import Client
 from teleinforeader.sinks.server.connlog import ConnectionLog
 from teleinforeader.sinks.server.network import (
-    AllowList,
     configure_client,
     format_peer,
     open_listener,

@@ -24,6 +24,7 @@ from collections import deque
 from http import HTTPStatus
 from typing import Callable
 
+from teleinforeader.allowlist import AllowList
 from teleinforeader.settings import HttpSettings
 from teleinforeader.sinks import PipelineView
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
@@ -39,7 +40,6 @@ from teleinforeader.sinks.http.protocol import (
 from teleinforeader.sinks.http.queries import QueryWorker, json_reply
 from teleinforeader.sinks.http.routes import STREAM, Deferred, Routes, event
 from teleinforeader.sinks.server.network import (
-    AllowList,
     configure_client,
     format_peer,
     open_listener,

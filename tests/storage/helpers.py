@@ -235,6 +235,15 @@ class Storage:
         finally:
             connection.close()
 
+    def execute(self, sql: str) -> None:
+        """A statement that returns nothing (DDL: a user dropping a table), committed."""
+        connection = self.backend_factory().connect()
+        try:
+            connection.cursor().execute(sql)
+            connection.commit()
+        finally:
+            connection.close()
+
     def rows(self, table: Table) -> list[dict[str, Any]]:
         q = self.backend_factory().dialect.quote
         result = self.query(f"SELECT * FROM {q(table.name)} ORDER BY {q('timestamp')}")

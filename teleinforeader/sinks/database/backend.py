@@ -1,8 +1,9 @@
 """What the writer and the `db` command need from a database, whichever it is.
 
 A backend opens DB-API connections, knows its dialect, brings the schema up to date, tells a
-row the server refuses (set aside, never retried) from a database that is away (retried), and
-measures itself for `db stats`.
+row the server refuses (set aside, never retried) from a database that is away (retried) and
+from a table or column that went missing (created again), each by its driver's own error
+classes and codes, and measures itself for `db stats`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ class TableStats(NamedTuple):
     rows: int
     first: object  # timestamp of the oldest row, None when empty
     last: object
+
+
+# What an error while writing means (`Backend.error_kind`).
+ROW = "row"  # this row can never be stored: set it aside, go on with the others
+SCHEMA = "schema"  # a table or column is missing (dropped by hand): create it, write again
+AWAY = "away"  # the database is unreachable, busy or full: keep the rows, retry later
 
 
 class Backend(abc.ABC):
@@ -48,8 +55,25 @@ class Backend(abc.ABC):
     def size_bytes(self, cursor: Any) -> int: ...
 
     @abc.abstractmethod
-    def is_data_error(self, error: BaseException) -> bool:
-        """The server refused these rows (retrying cannot help), rather than went away."""
+    def error_kind(self, error: BaseException) -> str | None:
+        """ROW, SCHEMA or AWAY for an error raised by an insert or a commit; None when the
+        driver's class and code do not tell (the writer then asks `answers`)."""
+
+    def answers(self, connection: Any) -> bool:
+        """Is the connection still good? Tells an unclassified error about one row (the
+        database answers) from a connection that broke."""
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+        except Exception:
+            return False
+        return True
+
+    def file_changed(self) -> str:
+        """What happened to the database file since `connect` ("" when nothing did, and for a
+        server): a SQLite file deleted or replaced under the daemon."""
+        return ""
 
     def upgrade(self, connection: Any) -> list[str]:
         return migrations.upgrade(

@@ -6,10 +6,40 @@ from collections.abc import Iterable
 from typing import Any
 
 from teleinforeader.settings import MariaDBSettings
-from teleinforeader.sinks.database.backend import Backend
+from teleinforeader.sinks.database.backend import AWAY, ROW, SCHEMA, Backend
 from teleinforeader.sinks.database.migrations import MARIADB
 
 UNKNOWN_DATABASE = 1049  # ER_BAD_DB_ERROR
+# Server and client error codes that mean "not now", whatever the exception class: the
+# connection is lost or refused, the server is shutting down, busy, full or denies access.
+AWAY_ERRORS = frozenset(
+    {
+        1021,  # ER_DISK_FULL
+        1040,  # ER_CON_COUNT_ERROR: too many connections
+        1045,  # ER_ACCESS_DENIED_ERROR
+        1049,  # ER_BAD_DB_ERROR: the database was dropped
+        1053,  # ER_SERVER_SHUTDOWN
+        1114,  # ER_RECORD_FILE_FULL: the table is full
+        1142,  # ER_TABLEACCESS_DENIED_ERROR: a grant was revoked
+        1205,  # ER_LOCK_WAIT_TIMEOUT
+        1213,  # ER_LOCK_DEADLOCK
+        1290,  # ER_OPTION_PREVENTS_STATEMENT: --read-only
+        1927,  # ER_CONNECTION_KILLED
+        2002,  # CR_CONNECTION_ERROR
+        2003,  # CR_CONN_HOST_ERROR
+        2005,  # CR_UNKNOWN_HOST
+        2006,  # CR_SERVER_GONE_ERROR
+        2013,  # CR_SERVER_LOST
+        2026,  # CR_SSL_CONNECTION_ERROR
+        2055,  # CR_SERVER_LOST_EXTENDED
+        4031,  # ER_CLIENT_INTERACTION_TIMEOUT: disconnected by the server
+    }
+)
+SCHEMA_ERRORS = frozenset({1146, 1054})  # ER_NO_SUCH_TABLE, ER_BAD_FIELD_ERROR
+# SQLSTATE classes of a value or a constraint: 22 data exception (a wrong integer or datetime,
+# 1366 and 1292, come as OperationalError with 22007), 23 integrity constraint violation.
+ROW_SQLSTATE_CLASSES = ("22", "23")
+INVALID_PARAMETER = "Invalid parameter type"  # the connector refusing to bind a value
 # A statement the server stops answering must not hang the writer forever.
 IO_TIMEOUT = 60
 
@@ -110,6 +140,24 @@ class MariaDBBackend(Backend):
         )
         return int(cursor.fetchone()[0])
 
-    def is_data_error(self, error: BaseException) -> bool:
+    def error_kind(self, error: BaseException) -> str | None:
         connector = self._connector
-        return isinstance(error, (connector.DataError, connector.IntegrityError))
+        if not isinstance(error, connector.Error):
+            # The connector raises plain Python errors (a SystemError for an unencodable
+            # string) when it cannot convert a value: about the row, not the server.
+            return ROW if isinstance(error, (TypeError, ValueError, SystemError)) else None
+        code = getattr(error, "errno", None)
+        if code in AWAY_ERRORS:
+            return AWAY
+        if code in SCHEMA_ERRORS:
+            return SCHEMA
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        if sqlstate[:2] in ROW_SQLSTATE_CLASSES:
+            return ROW
+        if isinstance(error, (connector.DataError, connector.IntegrityError)):
+            return ROW
+        if isinstance(error, connector.ProgrammingError) and INVALID_PARAMETER in str(error):
+            return ROW
+        if isinstance(error, connector.InterfaceError):
+            return AWAY  # the client lost the connection
+        return None

@@ -1,9 +1,11 @@
 """Versioned schema: ordered migrations, then columns for labels added to the label table.
 
 A migration is a numbered list of idempotent statements; `schema_version` records the ones
-applied, and `upgrade` runs the missing ones in order. Label columns come from the label
-table, so a label added later would silently be missing from an existing table: after the
-migrations, `upgrade` adds every column the table lacks (nullable, so old rows stay valid).
+applied, and `upgrade` runs the missing ones in order. `schema_version` says what was done, not
+what is there: after the migrations, `upgrade` compares what exists with what should. A table
+dropped by hand (a user clearing history) is created again, and since label columns come from
+the label table, a label added later would silently be missing from an existing table: every
+column a table lacks is added (nullable, so old rows stay valid).
 Both backends share the statements; a `Dialect` holds what differs.
 """
 
@@ -81,8 +83,9 @@ SQLITE = Dialect(
     quote_char='"',
     # Timestamps as ISO text: they sort and compare like DATETIME, so the same BETWEEN works.
     types={TIMESTAMP: "TEXT", INTEGER: "INTEGER", TEXT: "TEXT", JSON_TEXT: "TEXT"},
-    insert="INSERT OR IGNORE INTO",
-    on_duplicate="",
+    # Not INSERT OR IGNORE: it also ignores a NOT NULL violation, silently losing the row.
+    insert="INSERT INTO",
+    on_duplicate=" ON CONFLICT DO NOTHING",
     table_options="",
     comments=False,
 )
@@ -182,6 +185,11 @@ def upgrade(
         done.append(f"schema version {migration.version}: {migration.description}")
     for table in TABLES.values():
         present = set(existing_columns(cursor, table.name))
+        if not present:  # recorded as created, but dropped since (history cleared by hand)
+            for statement in create_table_sql(dialect, table):
+                cursor.execute(statement)
+            done.append(f"table {table.name} created (it was missing)")
+            continue
         for column in table.columns:
             if column.name not in present:
                 cursor.execute(add_column_sql(dialect, table, column))

@@ -233,9 +233,32 @@ def row_to_record(table: Table, values: tuple[Value, ...]) -> dict[str, object]:
 
 
 def record_to_row(record: Mapping[str, object]) -> tuple[Table, tuple[Value, ...]]:
-    """The row a spool record stands for, in the current column order; raises on a bad one."""
-    table = TABLES_BY_NAME[str(record["t"])]
-    named = record["v"]
+    """The row a spool record stands for, in the current column order; ValueError (saying
+    why) for a record that cannot be one: no such table, a value of the wrong type."""
+    if not isinstance(record, Mapping):
+        raise ValueError("not a JSON object")
+    table = TABLES_BY_NAME.get(str(record.get("t")))
+    if table is None:
+        raise ValueError(f"no table {record.get('t')!r}")
+    named = record.get("v")
     if not isinstance(named, dict):
         raise ValueError("record values are not an object")
+    for column in table.columns:
+        value = named.get(column.name)
+        if value is None:
+            continue
+        wanted = int if column.type == INTEGER else str
+        if type(value) is not wanted:
+            kind = "an integer" if wanted is int else "a string"
+            raise ValueError(f"{column.name}: expected {kind}, found {json.dumps(value)[:40]}")
+        if wanted is str and not value.isascii() and not _encodable(value):
+            raise ValueError(f"{column.name}: not valid text")
     return table, tuple(named.get(name) for name in table.column_names)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+        return False
+    return True

@@ -14,10 +14,15 @@ head of the spool, so whether its commit succeeds (the copy is then forgotten) o
 copy is then replayed first) nothing overtakes it. The spool is replayed at the next start
 after a crash too. The key (timestamp, reader, meter) and an insert that ignores
 duplicates make re-sending after an ambiguous commit harmless; what the database ignored is
-counted from the cursor's rowcount as `duplicates_ignored`, never as written, so that rows lost
-to a clash of keys show instead of hiding behind the write counter. Rows the server refuses are set
-aside in a rejects file, never retried forever, never dropped. If the spool cannot be written
-(disk full, read-only), frames stay in memory beyond the bound and the failure is logged and
+counted from the cursor's rowcount as `duplicates_ignored`, never as written, so that rows
+lost to a clash of keys show instead of hiding behind the write counter. Each failed write is
+judged by the backend from its driver's error class and code: a row the server refuses (or a
+spool record that cannot be a row) is set aside in a rejects file with the reason, never
+retried forever, never dropped; a table or column dropped by hand is created again and the
+rows written there; anything else is an outage and the rows wait. A SQLite file deleted or
+replaced under the daemon is noticed after each commit: the file is reopened and that batch
+written again. If the spool cannot be written (disk full, read-only), frames stay in memory
+beyond the bound and the failure is logged and
 counted: memory is the last place left, and the daemon keeps running.
 """
 
@@ -34,7 +39,7 @@ from typing import Any, Callable
 
 from teleinforeader.settings import DatabaseSettings
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
-from teleinforeader.sinks.database.backend import Backend
+from teleinforeader.sinks.database.backend import AWAY, ROW, SCHEMA, Backend
 from teleinforeader.sinks.database.schema import (
     RowBuilder,
     Table,
@@ -64,6 +69,8 @@ COUNTERS = (
     "replayed",  # rows sent from the spool (written, or ignored as duplicates)
     "spool_errors",
     "rejected",  # rows the server refused, kept in the rejects file
+    "schema_repairs",  # tables or columns found missing while writing, created again
+    "file_reopened",  # SQLite: the file was deleted or replaced under the daemon
 )
 
 
@@ -284,12 +291,20 @@ class DatabaseSink(Sink):
 
     def _replay(self, spool: Spool, records: list[dict[str, Any]], offset: int) -> None:
         rows = []
+        unusable = []
         for record in records:
             try:
                 rows.append(record_to_row(record))
-            except (KeyError, ValueError, TypeError) as exc:
-                spool.corrupt += 1
-                log.error("spool %s: skipping a record of unknown shape: %s", spool.path, exc)
+            except ValueError as exc:
+                unusable.append((record, f"not a row: {exc}"))
+        if unusable:
+            log.error(
+                "spool %s: %d records are not rows: kept in %s",
+                spool.path,
+                len(unusable),
+                self.rejects_path,
+            )
+            self._set_aside(unusable)
         self._write(rows)
         with self._spool_lock:
             # A spool reopened meanwhile (after a failed append) starts over: the rows
@@ -325,11 +340,13 @@ class DatabaseSink(Sink):
             return
         connection = self._connection
         try:
-            inserted = self._insert(connection, rows)
-            connection.commit()
+            inserted = self._commit(connection, rows)
+        except DatabaseAwayError:
+            self.counters["write_errors"] += 1
+            raise
         except Exception as exc:
             self._rollback(connection)
-            if not self.backend.is_data_error(exc):
+            if self._judge(connection, exc) != ROW:
                 self.counters["write_errors"] += 1
                 raise DatabaseAwayError(str(exc)) from exc
             log.error("database refused a batch (%s): retrying its rows one by one", exc)
@@ -340,11 +357,50 @@ class DatabaseSink(Sink):
         self.counters["duplicates_ignored"] += len(rows) - refused - inserted
         self.counters["batches"] += 1
 
+    def _commit(self, connection: Any, rows: list[Row]) -> int:
+        """Insert and commit `rows`, creating again a table or column dropped under us, and
+        writing them again into a SQLite file that replaced the one they went to."""
+        try:
+            inserted = self._insert(connection, rows)
+            connection.commit()
+        except Exception as exc:
+            if self.backend.error_kind(exc) != SCHEMA:
+                raise
+            self._rollback(connection)
+            self._repair_schema(connection, exc)
+            inserted = self._insert(connection, rows)
+            connection.commit()
+        changed = self.backend.file_changed()
+        if changed:
+            self.counters["file_reopened"] += 1
+            log.warning(
+                "%s was %s under the daemon: reopening it and writing the last %d rows again",
+                self.backend.description,
+                changed,
+                len(rows),
+            )
+            raise DatabaseAwayError(f"the database file was {changed}")
+        return inserted
+
+    def _repair_schema(self, connection: Any, error: BaseException) -> None:
+        self.counters["schema_repairs"] += 1
+        log.warning("database: %s; creating what is missing", error)
+        for line in self.backend.upgrade(connection):
+            log.warning("database repaired: %s", line)
+
+    def _judge(self, connection: Any, error: BaseException) -> str:
+        """ROW, SCHEMA or AWAY for a failed write; an error the driver does not classify is
+        about the rows if the connection still answers (then it cannot be retried away)."""
+        kind = self.backend.error_kind(error)
+        if kind is None:
+            kind = ROW if self.backend.answers(connection) else AWAY
+        return kind
+
     def _insert(self, connection: Any, rows: list[Row]) -> int:
         """Insert `rows` (not committed); return how many the database did not ignore as
-        duplicates. Both backends count an ignored row as no change: SQLite's OR IGNORE, and
-        MariaDB's `ON DUPLICATE KEY UPDATE k = k`, which changes nothing (0 affected rows,
-        the connection not asking for found rows)."""
+        duplicates. Both backends count an ignored row as no change: SQLite's `ON CONFLICT DO
+        NOTHING`, and MariaDB's `ON DUPLICATE KEY UPDATE k = k`, which changes nothing (0
+        affected rows, the connection not asking for found rows)."""
         cursor = connection.cursor()
         inserted = 0
         for table, group in groupby(rows, key=lambda row: row[0]):
@@ -359,12 +415,12 @@ class DatabaseSink(Sink):
         refused = []
         for row in rows:
             try:
-                count = self._insert(connection, [row])
-                connection.commit()
-                inserted += count
+                inserted += self._commit(connection, [row])
+            except DatabaseAwayError:
+                raise
             except Exception as exc:
                 self._rollback(connection)
-                if not self.backend.is_data_error(exc):
+                if self._judge(connection, exc) != ROW:
                     raise DatabaseAwayError(str(exc)) from exc
                 log.error(
                     "database refused a row of %s (%s): kept in %s",
@@ -372,18 +428,26 @@ class DatabaseSink(Sink):
                     exc,
                     self.rejects_path,
                 )
-                refused.append(row_to_record(*row))
+                refused.append((row_to_record(*row), f"refused by the database: {exc}"))
         if refused:
-            self.counters["rejected"] += len(refused)
-            try:
-                rejects = Spool(self.rejects_path)
-                try:
-                    rejects.append(refused)
-                finally:
-                    rejects.close()
-            except OSError as exc:  # nowhere to keep them: the batch waits and is retried
-                raise DatabaseAwayError(f"cannot keep refused rows: {exc}") from exc
+            self._set_aside(refused)
         return inserted, len(refused)
+
+    def _set_aside(self, refused: list[tuple[Any, str]]) -> None:
+        """Append (record, reason) pairs to the rejects file, with the time they were refused.
+
+        Raises DatabaseAwayError when the file cannot be written: the rows then wait."""
+        now = datetime.now().isoformat(sep=" ", timespec="seconds")
+        lines = [{"rejected_at": now, "reason": reason, "record": r} for r, reason in refused]
+        try:
+            rejects = Spool(self.rejects_path)
+            try:
+                rejects.append(lines)
+            finally:
+                rejects.close()
+        except OSError as exc:  # nowhere to keep them: the batch waits and is retried
+            raise DatabaseAwayError(f"cannot keep refused rows: {exc}") from exc
+        self.counters["rejected"] += len(refused)
 
     @staticmethod
     def _rollback(connection: Any) -> None:

@@ -12,6 +12,11 @@ append and a wake-up byte, in wall time (which includes handing the GIL to the w
 thread). `frame_to_json_line` alone is timed too: encoding in `submit` would add that to the
 dispatch thread for every frame, even with no client connected, where the server thread pays it
 only when someone listens.
+
+Lines are paced (`[server] line_gap`): the runs at 100x a meter's rate scale the gap by the same
+factor (2.5 ms for 10 ms between frames), so each line meets a client whose previous line is
+older than the gap, as on a real line. One run feeds a client at the line's pace with the default
+gap itself; its latency is the steady state a TeleInfoMonitor user sees.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ from teleinforeader.tic import Frame, decode, encode_frame
 FRAME_RATE = 100.0  # frames/s: a historic meter sends about one a second
 FRAMES = 300
 CLIENT_COUNTS = (0, 1, 100, 500)
+LINE_GAP = ServerSettings().line_gap
+LINE_RATE = 2.0  # frames/s for the run at the line's pace: a little faster than a real meter
+LINE_FRAMES = 20
 INDEX_MARK = b'"BASE":"'
 
 
@@ -91,8 +99,9 @@ class Run(NamedTuple):
     submit_calls: list[float]  # seconds each submit() took in the feeding thread
 
 
-def run_clients(clients: int, frames: list[Frame]) -> Run:
-    sink = ServerSink(ServerSettings(host="127.0.0.1", port=0, max_clients=clients))
+def run_clients(clients: int, frames: list[Frame], rate: float, line_gap: float) -> Run:
+    settings = ServerSettings(host="127.0.0.1", port=0, max_clients=clients, line_gap=line_gap)
+    sink = ServerSink(settings)
     sink.start()
     port = sink.address[1]  # type: ignore[index]
     child = subprocess.Popen(
@@ -115,7 +124,7 @@ def run_clients(clients: int, frames: list[Frame]) -> Run:
         submitted: list[float] = []
         submit_calls: list[float] = []
         cpu_before = thread_cpu_seconds(sink)
-        period = 1.0 / FRAME_RATE
+        period = 1.0 / rate
         next_time = time.monotonic()
         for frame in frames:
             next_time += period
@@ -153,24 +162,29 @@ def per_call(encode: Callable[[Frame], bytes], frame: Frame, repeat: int = 20_00
 
 def main() -> None:
     frames = build_frames(FRAMES)
+    runs = [(clients, frames, FRAME_RATE, LINE_GAP / FRAME_RATE) for clients in CLIENT_COUNTS]
+    runs.append((1, frames[:LINE_FRAMES], LINE_RATE, LINE_GAP))
     rows = []
-    for clients in CLIENT_COUNTS:
-        run = run_clients(clients, frames)
+    for clients, fed, rate, line_gap in runs:
+        run = run_clients(clients, fed, rate, line_gap)
         latency = [percentile(run.latencies, q) * 1e3 for q in (0.5, 0.99, 1.0) if run.latencies]
         rows.append(
             (
                 str(clients),
-                f"{len(run.latencies)}/{clients * FRAMES}",
+                f"{len(fed)} at {rate:g}/s",
+                f"{line_gap * 1e3:g}",
+                f"{len(run.latencies)}/{clients * len(fed)}",
                 *(latency if run.latencies else ["-"] * 3),
-                run.server_cpu / FRAMES * 1e6,
+                run.server_cpu / len(fed) * 1e6,
                 statistics.median(run.submit_calls) * 1e6,
             )
         )
     print_table(
-        f"Socket server: {FRAMES} historic frames at {FRAME_RATE:g} frames/s, clients in a child"
-        " process",
+        "Socket server: historic frames, clients in a child process",
         [
             "clients",
+            "frames",
+            "line_gap ms",
             "lines",
             "p50 ms",
             "p99 ms",

@@ -98,6 +98,9 @@ class ServerSettings:
     max_clients: int = 32
     allow: tuple[str, ...] = ()  # client networks (CIDR); empty = anyone
     client_buffer: int = 256 * 1024  # bytes queued for one client before it is dropped
+    # Seconds between the starts of two lines to one client: more than a link that batches
+    # what arrives within 100 ms needs, well under the shortest frame (0.5 s on the line).
+    line_gap: float = 0.25
 
 
 @dataclass(frozen=True)

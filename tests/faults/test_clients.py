@@ -35,6 +35,7 @@ def load_config(tmp_path: Path, port: int, speed: float) -> Path:
                 "port": port,
                 "max_clients": 250,
                 "client_buffer": CLIENT_BUFFER,
+                "line_gap": 0.25 / speed,  # the default pace, as fast as the replay
             },
             "daemon": {"state_directory": str(tmp_path / "state"), "status_interval": 0.5},
         },

@@ -49,7 +49,8 @@ def test_sigterm_under_load_loses_nothing(tmp_path: Path) -> None:
         {
             "source": {"type": "replay", "file": str(capture), "speed": 300},
             "database": {"backend": "sqlite", "store_interval": 0, "flush_interval": 2.0},
-            "server": {"host": "127.0.0.1", "port": port},
+            # the default pace, as fast as the replay: the clients keep up with every frame
+            "server": {"host": "127.0.0.1", "port": port, "line_gap": 0.25 / 300},
             "daemon": {"state_directory": str(tmp_path / "state")},
         },
     )

@@ -67,7 +67,7 @@ def config(tmp_path: Path, state: Path, port: int) -> Path:
             },
             # Nothing listens there: the database is away for the whole test.
             "database.mariadb": {"host": "127.0.0.1", "port": free_port(), "connect_timeout": 1},
-            "server": {"host": "127.0.0.1", "port": port},
+            "server": {"host": "127.0.0.1", "port": port, "line_gap": 0.25 / 100},  # as the replay
             "daemon": {"state_directory": str(state), "status_interval": 0.5},
         },
     )

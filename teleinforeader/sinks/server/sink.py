@@ -7,6 +7,11 @@ blocks. One server thread owns every socket through a selector: it accepts (allo
 and reads and forgets whatever clients send. A client whose bounded queue would overflow is
 dropped, so a stuck client costs nothing to the others nor to the pipeline.
 
+Lines to one client are paced (`[server] line_gap`, see client.py): frames that come together
+(the plausibility guard releasing a held frame with the next one, a new frame just after the one
+sent on connect) wait in that client's queue, in order, and the server thread wakes up when the
+first of them is due. In the steady state a frame's line goes out at once, as without pacing.
+
 The line is encoded in the server thread, and only when someone listens: with no client
 connected (the usual case on a Pi) a frame costs an append, and the latest frame is encoded
 when a client connects, which then gets it at once.
@@ -63,6 +68,7 @@ class ServerSink(Sink):
         self._listener: socket.socket | None = None
         self._accept_paused_until: float | None = None
         self._clients: dict[int, Client] = {}
+        self._paced: set[Client] = set()  # clients whose next line waits for its time
         self._latest: Frame | None = None
         self._latest_line: bytes | None = None
         self.connection_log = ConnectionLog()  # clients come and go: a bounded number of lines
@@ -78,6 +84,7 @@ class ServerSink(Sink):
             "bytes_sent": 0,  # bytes the kernel took, over all clients
             "bytes_received": 0,  # bytes clients sent us, read and thrown away
             "handoff_dropped": 0,  # oldest frames lost because the server thread lagged
+            "lines_skipped": 0,  # oldest waiting lines lost: frames came faster than line_gap
         }
 
     # -- the pipeline's side -------------------------------------------------------------------
@@ -149,6 +156,7 @@ class ServerSink(Sink):
                 self._resume_accepting()
                 self.connection_log.flush()
                 self._broadcast()
+                self._release_paced()
                 if self._stopping:
                     self._stop_listening()
                     if not self._flushing():
@@ -158,8 +166,11 @@ class ServerSink(Sink):
 
     def _select_timeout(self) -> float | None:
         if self._stopping:
-            return max(0.0, self._close_deadline - time.monotonic())
-        deadlines = [self._accept_paused_until, self.connection_log.due()]
+            deadlines = [self._close_deadline]
+        else:
+            deadlines = [self._accept_paused_until, self.connection_log.due()]
+        if self._paced:
+            deadlines.append(min(client.next_line_at for client in self._paced))
         due = min((deadline for deadline in deadlines if deadline is not None), default=None)
         return None if due is None else max(0.0, due - time.monotonic())
 
@@ -187,8 +198,33 @@ class ServerSink(Sink):
             counters["frames"] += 1
             if self._clients:
                 line = self._latest_json_line()
+                now = time.monotonic()
                 for client in list(self._clients.values()):
-                    self._deliver(client, line)
+                    self._deliver(client, line, now)
+
+    def _release_paced(self) -> None:
+        """Write the lines whose time has come to the clients that wait for the pace."""
+        if not self._paced:
+            return
+        now = time.monotonic()
+        for client in [client for client in self._paced if client.next_line_at <= now]:
+            try:
+                self._counters["bytes_sent"] += client.flush(now)
+            except OSError as exc:
+                self._disconnect(client, f"connection lost ({exc.strerror or exc})")
+                continue
+            self._track(client)
+
+    def _track(self, client: Client) -> None:
+        """Wait for writability while a line is half written, for its time while one waits."""
+        if client.head_started != client.writing:
+            client.writing = client.head_started
+            events = _READ_WRITE if client.writing else _READ
+            self._selector.modify(client.sock, events, client)  # type: ignore[union-attr]
+        if client.waiting_for_pace:
+            self._paced.add(client)
+        else:
+            self._paced.discard(client)
 
     def _latest_json_line(self) -> bytes:
         if self._latest_line is None:
@@ -196,9 +232,10 @@ class ServerSink(Sink):
             self._latest_line = frame_to_json_line(self._latest)
         return self._latest_line
 
-    def _deliver(self, client: Client, line: bytes) -> None:
+    def _deliver(self, client: Client, line: bytes, now: float) -> None:
+        skipped = client.skipped
         try:
-            sent = client.offer(line)
+            sent = client.offer(line, now)
         except OSError as exc:
             self._disconnect(client, f"connection lost ({exc.strerror or exc})")
             return
@@ -213,9 +250,18 @@ class ServerSink(Sink):
             return
         self._counters["frames_sent"] += 1
         self._counters["bytes_sent"] += sent
-        if client.pending and not client.writing:
-            client.writing = True
-            self._selector.modify(client.sock, _READ_WRITE, client)  # type: ignore[union-attr]
+        if client.skipped != skipped:
+            self._counters["lines_skipped"] += client.skipped - skipped
+            if not skipped:
+                self.connection_log.event(
+                    "skipping",
+                    logging.WARNING,
+                    "client %s: frames come faster than [server] line_gap allows; "
+                    "the oldest lines waiting for it are skipped",
+                    client.address,
+                )
+        if client.queue or client.writing or self._paced:  # not in the steady state
+            self._track(client)
 
     def _service(self, client: Client, events: int) -> None:
         if client.sock.fileno() < 0:  # dropped earlier in this round
@@ -229,10 +275,8 @@ class ServerSink(Sink):
                     self._disconnect(client, "disconnected")
                     return
             if events & selectors.EVENT_WRITE:
-                self._counters["bytes_sent"] += client.flush()
-                if not client.pending:
-                    client.writing = False
-                    self._selector.modify(client.sock, _READ, client)  # type: ignore[union-attr]
+                self._counters["bytes_sent"] += client.flush(time.monotonic())
+                self._track(client)
         except OSError as exc:
             self._disconnect(client, f"connection lost ({exc.strerror or exc})")
 
@@ -267,7 +311,8 @@ class ServerSink(Sink):
 
     def _welcome(self, sock: socket.socket, address: str) -> None:
         configure_client(sock)
-        client = Client(sock, address, self.settings.client_buffer)
+        settings = self.settings
+        client = Client(sock, address, settings.client_buffer, settings.line_gap)
         self._clients[sock.fileno()] = client
         self._selector.register(sock, _READ, client)  # type: ignore[union-attr]
         self.connection_log.event(
@@ -278,7 +323,7 @@ class ServerSink(Sink):
             len(self._clients),
         )
         if self._latest is not None:
-            self._deliver(client, self._latest_json_line())
+            self._deliver(client, self._latest_json_line(), time.monotonic())
 
     def _refuse(self, sock: socket.socket, address: str, line: bytes) -> None:
         """Say why in one JSON line, then hang up."""
@@ -310,6 +355,7 @@ class ServerSink(Sink):
 
     def _disconnect(self, client: Client, reason: str | None) -> None:
         self._clients.pop(client.sock.fileno(), None)
+        self._paced.discard(client)
         self._selector.unregister(client.sock)  # type: ignore[union-attr]
         client.close()
         self._counters["disconnects"] += 1

@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml .ci/ensure-system.sh
 	PYTHON=$(PYTHON) ./.ci/ensure-system.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,mariadb]'
+	$(BIN)/pip install --quiet -e '.[dev,mariadb,mqtt]'
 	touch $(STAMP)
 
 ## test: lint, format check and the whole test suite (the one test command)

@@ -36,8 +36,10 @@ from teleinforeader.files import (
 from teleinforeader.logs import LOG_LEVELS
 from teleinforeader.settings import (
     DEFAULT_CONFIG_PATH,
+    MQTT_PASSWORD_ENVIRONMENT_VARIABLE,
     PASSWORD_ENVIRONMENT_VARIABLE,
     MariaDBSettings,
+    MqttSettings,
     Settings,
     SourceSettings,
     is_secret,
@@ -154,6 +156,23 @@ class Network:
         return value
 
 
+class TopicPrefix:
+    """The first levels of an MQTT topic: no wildcard, no empty level, no NUL."""
+
+    expected = 'a topic prefix such as "teleinforeader" (no +, # or empty level)'
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _RefusedError
+        if "+" in value or "#" in value:
+            raise _RefusedError("wildcards are for subscribing")
+        if "\0" in value:
+            raise _RefusedError("a NUL character")
+        if "" in value.split("/"):
+            raise _RefusedError("an empty level")
+        return value
+
+
 class Array:
     """A TOML array, each item checked by `item` (errors name the item as `key[index]`)."""
 
@@ -202,6 +221,16 @@ RULES: dict[str, Rule] = {
     "http.port": Number(int, 1, 65535),
     "http.max_clients": Number(int, 1),
     "http.allow": Array(Network()),
+    "mqtt.port": Number(int, 1, 65535),
+    "mqtt.topic_prefix": TopicPrefix(),
+    "mqtt.discovery_prefix": TopicPrefix(),
+    "mqtt.qos": Number(int, 0, 2),
+    "mqtt.publish": Text(("every_frame", "interval", "on_change")),
+    "mqtt.interval": Number(float, 0, low_excluded=True),
+    "mqtt.heartbeat": Number(float, 0, low_excluded=True),
+    "mqtt.keepalive": Number(int, 5, 65535),
+    "mqtt.reconnect_delay": Number(float, 0, low_excluded=True),
+    "mqtt.reconnect_max_delay": Number(float, 0, low_excluded=True),
     "daemon.log_level": Text(tuple(LOG_LEVELS)),
 }
 
@@ -412,24 +441,50 @@ def _check_source(source_settings: SourceSettings, source: str) -> SourceSetting
 def _check_mariadb(mariadb: MariaDBSettings, source: str) -> MariaDBSettings:
     """TLS files present; the password resolved: environment, then password_file, then password."""
     where = "[database.mariadb]"
-    if mariadb.password and mariadb.password_file:
+    if mariadb.tls:
+        _check_tls_files(mariadb, where, source)
+    return _resolve_password(mariadb, PASSWORD_ENVIRONMENT_VARIABLE, where, source)
+
+
+def _check_mqtt(mqtt: MqttSettings, source: str) -> MqttSettings:
+    """As for MariaDB: TLS files present, the password resolved the same way."""
+    where = "[mqtt]"
+    if mqtt.tls:
+        _check_tls_files(mqtt, where, source)
+    if mqtt.reconnect_max_delay < mqtt.reconnect_delay:
+        raise _refused(
+            source,
+            f"{where} reconnect_max_delay",
+            f"at least reconnect_delay ({toml_value(mqtt.reconnect_delay)})",
+            mqtt.reconnect_max_delay,
+        )
+    return _resolve_password(mqtt, MQTT_PASSWORD_ENVIRONMENT_VARIABLE, where, source)
+
+
+def _check_tls_files(section: Any, where: str, source: str) -> None:
+    """`tls_cert` and `tls_key` together, and every `tls_*` file named readable."""
+    if bool(section.tls_cert) != bool(section.tls_key):
+        missing = "tls_key" if section.tls_cert else "tls_cert"
+        raise _refused(source, f"{where} {missing}", "tls_cert and tls_key together", "")
+    for key in ("tls_ca", "tls_cert", "tls_key"):
+        path = getattr(section, key)
+        reason = _unreadable(path) if path else ""
+        if reason:
+            raise _refused(source, f"{where} {key}", "a readable file", path, reason)
+
+
+def _resolve_password(section: Any, variable: str, where: str, source: str) -> Any:
+    """`section` with its password from, in order: the environment `variable`, the file
+    `password_file`, the `password` key; both keys set is a mistake."""
+    if section.password and section.password_file:
         raise ConfigError(
             f"{source}: {where} password_file: expected either password or password_file, "
             "found both"
         )
-    if mariadb.tls:
-        if bool(mariadb.tls_cert) != bool(mariadb.tls_key):
-            missing = "tls_key" if mariadb.tls_cert else "tls_cert"
-            raise _refused(source, f"{where} {missing}", "tls_cert and tls_key together", "")
-        for key in ("tls_ca", "tls_cert", "tls_key"):
-            path = getattr(mariadb, key)
-            reason = _unreadable(path) if path else ""
-            if reason:
-                raise _refused(source, f"{where} {key}", "a readable file", path, reason)
-    password = os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE, "")
-    if not password and mariadb.password_file:
-        password = _read_password(mariadb.password_file, f"{source}: {where} password_file")
-    return dataclasses.replace(mariadb, password=password) if password else mariadb
+    password = os.environ.get(variable, "")
+    if not password and section.password_file:
+        password = _read_password(section.password_file, f"{source}: {where} password_file")
+    return dataclasses.replace(section, password=password) if password else section
 
 
 def _read_password(path: str, where: str) -> str:
@@ -445,6 +500,7 @@ def _read_password(path: str, where: str) -> str:
 SECTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "source": _check_source,
     "database.mariadb": _check_mariadb,
+    "mqtt": _check_mqtt,
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 DEFAULT_CONFIG_PATH = Path("/etc/teleinforeader/teleinforeader.toml")
 DEFAULT_STATE_DIRECTORY = Path("/var/lib/teleinforeader")
 PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_DB_PASSWORD"
+MQTT_PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_MQTT_PASSWORD"
 
 
 def secret(default: str = "") -> Any:
@@ -115,6 +116,36 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class MqttSettings:
+    """[mqtt]: publish to an MQTT broker, with Home Assistant discovery (the `mqtt` extra)."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 1883  # 8883 is the usual port with TLS
+    username: str = ""
+    password: str = field(default="", repr=False)
+    password_file: str = ""  # read the password from this file instead
+    client_id: str = ""  # "" = teleinforeader-<host name>-<meter serial number>
+    topic_prefix: str = "teleinforeader"  # states on <topic_prefix>/<serial>/state
+    discovery: bool = True  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
+    qos: int = 0  # states; availability and discovery always go with QoS 1
+    # every_frame | interval (the latest frame every `interval` s) | on_change (a state when a
+    # value changed, at most every `interval` s, and at least every `heartbeat` s)
+    publish: str = "on_change"
+    interval: float = 10.0
+    heartbeat: float = 300.0
+    keepalive: int = 60  # seconds between two pings of an idle connection
+    tls: bool = False
+    tls_ca: str = ""  # "" = the system's CAs
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_verify: bool = True
+    reconnect_delay: float = 1.0  # seconds before the first reconnection attempt, then doubled
+    reconnect_max_delay: float = 60.0  # ... up to this
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     """[daemon]: process-wide behaviour."""
 
@@ -130,4 +161,5 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)

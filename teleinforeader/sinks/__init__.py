@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from teleinforeader.settings import Settings
     from teleinforeader.sinks.base import Sink, SinkStatus
 
-SINK_PACKAGES = ("database", "server", "http")
+SINK_PACKAGES = ("database", "server", "http", "mqtt")
 
 
 class Pipeline(Protocol):

@@ -7,7 +7,7 @@ frame costs no more than building one dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, KeysView, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple, Union
 
@@ -94,6 +94,17 @@ class Frame(Mapping[str, str]):
         return Mapping.__eq__(self, other)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-by-contract mapping semantics
+
+    @property
+    def labels(self) -> KeysView[str]:
+        """The labels as a set-like view: set operations on it run at C speed (a sink asks
+        which of the labels it follows a frame lacks, for every frame)."""
+        return self._groups.keys()
+
+    def same_values(self, other: Frame) -> bool:
+        """The same labels with the same values, horodates aside (so DATE, which changes every
+        frame, does not count): one dict comparison, for a sink that publishes on change."""
+        return self._groups == other._groups
 
     def __repr__(self) -> str:
         return f"Frame({self.mode}, {self._groups!r})"

@@ -79,6 +79,7 @@ def test_sections_in_the_example_files_order():
         "database.mariadb",
         "server",
         "http",
+        "mqtt",
         "daemon",
     ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,58 +11,17 @@ from teleinforeader.settings import DatabaseSettings, MariaDBSettings
 from teleinforeader.sinks.database.mariadb import MariaDBBackend
 from teleinforeader.sinks.database.schema import HISTORIC_TABLE
 from tests.storage.helpers import Storage, make_frames, store
+from tests.support.certificates import make_certificates
 from tests.support.mariadb_server import MariaDBServer
 
 pytestmark = pytest.mark.mariadb
-
-
-def _openssl(*arguments: str, directory: Path) -> None:
-    subprocess.run(["openssl", *arguments], cwd=directory, check=True, capture_output=True)
-
-
-def _certificates(directory: Path) -> None:
-    """A CA, and a server certificate it signed for 127.0.0.1."""
-    directory.mkdir()
-    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=teleinforeader test CA",
-        directory=directory,
-    )
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-        directory=directory,
-    )
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
-             directory=directory)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
     base = tmp_path_factory.mktemp("mariadb-tls")
     certificates = base / "tls"
-    _certificates(certificates)
+    make_certificates(certificates)
     server = MariaDBServer(
         base / "server",
         server_options=[

@@ -8,6 +8,11 @@ from pathlib import Path
 
 from teleinforeader.tic import encode_frame
 
+# Captures under a permissive licence are copied into the project; the others are read from the
+# shared folder next to the repository and never copied (see tests/data/SOURCES.md).
+PROJECT_CAPTURES = Path(__file__).resolve().parents[1] / "data"
+SHARED_CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "captures"
+
 FIRST_INDEX = 1_000_000
 
 
@@ -35,3 +40,16 @@ def write_capture(path: Path, count: int, first_index: int = FIRST_INDEX) -> lis
     indexes = list(range(first_index, first_index + count))
     path.write_bytes(b"".join(historic_frame(index) for index in indexes))
     return indexes
+
+
+def load_capture(name: str) -> bytes:
+    """A capture by file name: the project's copy, else the shared folder (the test is
+    skipped, saying why, when the capture is not redistributable and that folder is absent)."""
+    import pytest  # benchmarks use this module too, without pytest
+
+    local = PROJECT_CAPTURES / name
+    if local.exists():
+        return local.read_bytes()
+    if not SHARED_CAPTURES.is_dir():
+        pytest.skip(f"{name} is not redistributable and {SHARED_CAPTURES} is absent")
+    return (SHARED_CAPTURES / name).read_bytes()

@@ -123,7 +123,7 @@ class MqttSettings:
     host: str = "localhost"
     port: int = 1883  # 8883 is the usual port with TLS
     username: str = ""
-    password: str = field(default="", repr=False)
+    password: str = secret()
     password_file: str = ""  # read the password from this file instead
     client_id: str = ""  # "" = teleinforeader-<host name>-<meter serial number>
     topic_prefix: str = "teleinforeader"  # states on <topic_prefix>/<serial>/state

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Playwright drives Debian's /usr/bin/chromium: it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: test lint format bench fuzz demo clean
+.PHONY: test lint format bench fuzz demo screenshot clean
 
 $(STAMP): pyproject.toml .ci/ensure-system.sh
 	PYTHON=$(PYTHON) ./.ci/ensure-system.sh
@@ -54,6 +54,10 @@ demo: $(DEMO_STAMP)
 ## bench: every benchmark, one table each
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## screenshot: docs/web-page.png, made by the web page's own test in headless Chromium
+screenshot: $(STAMP)
+	TELEINFOREADER_SCREENSHOT=$(CURDIR)/docs/web-page.png $(BIN)/pytest -q tests/web/test_page.py
 
 ## fuzz: the decoder and the configuration loader on random and damaged input, for ten minutes
 fuzz: $(STAMP)

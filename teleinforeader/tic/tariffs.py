@@ -52,11 +52,15 @@ class Period(NamedTuple):
     name: str  # human words ("off-peak", or the supplier's LTARF, stripped)
 
 
+_ENERGY_INDEXES = {
+    mode: tuple(spec.label for spec in specs.values() if spec.kind == INDEX and spec.unit == "Wh")
+    for mode, specs in LABELS.items()
+}
+
+
 def energy_indexes(mode: str) -> tuple[str, ...]:
     """Every active-energy index label (Wh) of `mode`, in label-table order."""
-    return tuple(
-        spec.label for spec in LABELS[mode].values() if spec.kind == INDEX and spec.unit == "Wh"
-    )
+    return _ENERGY_INDEXES[mode]
 
 
 def instant_power(frame: Frame) -> str | None:

@@ -58,20 +58,43 @@ class Reading(NamedTuple):
         return encode_frame(self.groups(), HISTORIC)
 
 
-def seed_readings(days: int, today: datetime) -> list[tuple[datetime, Reading]]:
-    """Every SEED_STEP of the `days` days before `today` (local midnight): off-peak from 22:00
-    to 06:00 (10 Wh a step) and peak otherwise (25 Wh a step), power varying."""
+def local_midnight() -> datetime:
+    return datetime.combine(datetime.now().date(), datetime.min.time())
+
+
+def household_power(moment: datetime, n: int) -> int:
+    """What a household draws (VA): little at night, a morning and an evening peak, more at
+    home at the weekend, never twice the same."""
+    hour = moment.hour
+    if 7 <= hour < 9:
+        base = 1800
+    elif 18 <= hour < 22:
+        base = 2400
+    elif 0 <= hour < 6:
+        base = 350
+    else:
+        base = 1100 if moment.weekday() >= 5 else 600
+    return base + (n * 97) % 400
+
+
+def seed_readings(
+    days: int, today: datetime, end: datetime | None = None
+) -> list[tuple[datetime, Reading]]:
+    """Every SEED_STEP from `days` days before `today` (local midnight) until `end` (`today`),
+    off-peak from 22:00 to 06:00: the indexes count what the power drew."""
     readings = []
     moment = today - timedelta(days=days)
     hchc, hchp = 1_000_000, 2_000_000
     n = 0
-    while moment < today:
+    while moment < (end or today):
         off_peak = moment.hour >= 22 or moment.hour < 6
-        readings.append((moment, Reading(hchc, hchp, 300 + (n * 97) % 4000, off_peak)))
+        papp = household_power(moment, n)
+        readings.append((moment, Reading(hchc, hchp, papp, off_peak)))
+        used = papp * SEED_STEP.seconds // 3600
         if off_peak:
-            hchc += 10
+            hchc += used
         else:
-            hchp += 25
+            hchp += used
         moment += SEED_STEP
         n += 1
     return readings

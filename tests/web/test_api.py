@@ -21,6 +21,7 @@ from tests.web.http_helpers import (
     Reading,
     WebDaemon,
     database_sections,
+    local_midnight,
     seed_database,
     seed_readings,
     wait_published,
@@ -28,10 +29,6 @@ from tests.web.http_helpers import (
 )
 
 DAYS = 3
-
-
-def local_midnight() -> datetime:
-    return datetime.combine(datetime.now().date(), datetime.min.time())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])

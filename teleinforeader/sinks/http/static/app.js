@@ -159,7 +159,8 @@ function drawPower() {
     axisLabel(svg, LEFT - 4, y(peak * fraction) + 4, Math.round(peak * fraction), "end");
   }
   for (let hours = 24; hours >= 0; hours -= 6) {
-    axisLabel(svg, x(now - hours * 3600), HEIGHT - 6, clock(now - hours * 3600));
+    const anchor = hours === 24 ? "start" : hours === 0 ? "end" : "middle";
+    axisLabel(svg, x(now - hours * 3600), HEIGHT - 6, clock(now - hours * 3600), anchor);
   }
   if (points.length > 0) {
     const path = points.map(([t, p], i) => (i ? "L" : "M") + x(t).toFixed(1) + " " + y(p).toFixed(1));
@@ -201,9 +202,11 @@ function drawEnergy() {
         + (energy.periods[label] || "total") + " " + kwh(wh);
       bars += 1;
     });
-    if (i % 5 === 0 || i === steps.length - 1) {
-      axisLabel(svg, LEFT + (i + 0.5) * slot, HEIGHT - 6,
-        new Date(step.start * 1000).toLocaleDateString([], { day: "numeric", month: "short" }));
+    const last = i === steps.length - 1;
+    if ((i % 5 === 0 && i < steps.length - 3) || last) {
+      axisLabel(svg, last ? WIDTH : LEFT + (i + 0.5) * slot, HEIGHT - 6,
+        new Date(step.start * 1000).toLocaleDateString([], { day: "numeric", month: "short" }),
+        last ? "end" : "middle");
     }
   });
   container.dataset.bars = String(bars);

@@ -40,7 +40,8 @@ def test_ready_at_once_without_the_device_then_reading_when_it_appears(tmp_path:
             while "(No such file or directory)" not in status["STATUS"]:
                 status = manager.receive_until("WATCHDOG")
             assert status["STATUS"].startswith(f"waiting for {link} (No such file or directory); ")
-            assert daemon.log_lines(f"cannot open {link}: .*; retrying")
+            # The status is set before the log line goes out: wait for the line.
+            daemon.wait_log(f"cannot open {link}: .*; retrying")
 
             meter.plug()
             while status["STATUS"].startswith(("waiting for", "0 frames")):

@@ -147,15 +147,17 @@ def test_idle_and_unfinished_connections_are_closed(start: Start) -> None:
 
 
 def read_events(stream: socket.socket, count: int) -> list[dict]:
-    """The next `count` readings of an event stream."""
+    """The next `count` whole readings of an event stream (an event cut by the end of a read
+    is finished first; one begun before this call, whose head was read earlier, is skipped)."""
     data = b""
-    while data.count(b"event: reading\n") < count:
-        data += stream.recv(65536)
-    return [
-        json.loads(part.split(b"data: ", 1)[1])
-        for part in data.split(b"\n\n")
-        if part.startswith(b"event: reading") or b"\nevent: reading" in part
-    ][:count]
+    while True:
+        parts = data.split(b"\n\n")[:-1]  # the last part is not finished yet
+        events = [part for part in parts if b"event: reading\ndata: " in part]
+        if len(events) >= count:
+            return [json.loads(part.split(b"data: ", 1)[1]) for part in events[:count]]
+        chunk = stream.recv(65536)
+        assert chunk, "the server closed the stream"
+        data += chunk
 
 
 def open_stream(sink: HttpSink, receive_buffer: int | None = None) -> socket.socket:

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Playwright drives Debian's /usr/bin/chromium: it must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: test lint format bench fuzz demo screenshot clean
+.PHONY: test test-live lint format bench fuzz demo screenshot clean
 
 $(STAMP): pyproject.toml .ci/ensure-system.sh
 	PYTHON=$(PYTHON) ./.ci/ensure-system.sh
@@ -21,6 +21,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+## test-live: the service installed by the installer under a real systemd, in a booted Debian
+## container (root; minutes). DEBIAN=bullseye, bookworm (the default) or trixie.
+DEBIAN ?= bookworm
+test-live: $(STAMP)
+	./.ci/ensure-system.sh live
+	TELEINFOREADER_LIVE_DEBIAN=$(DEBIAN) $(BIN)/pytest tests/live -m live -x -s -rA \
+		-p no:cacheprovider --timeout=1800
 
 ## lint/format: ruff, as CI runs it / rewriting files
 lint: $(STAMP)

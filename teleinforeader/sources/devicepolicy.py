@@ -66,7 +66,7 @@ class DevicePolicy:
         unit = _unit_name() or "teleinforeader"
         return (
             f"opening {described} is still not permitted after a restart: the unit's "
-            f"DeviceAllow= does not name its driver; add DeviceAllow=char-{_driver(number)} rw "
+            f"DeviceAllow= does not name its driver; add DeviceAllow=char-{_driver(device)} rw "
             f"with `sudo systemctl edit {unit}`, then `sudo systemctl restart {unit}`"
         )
 
@@ -87,15 +87,15 @@ def _device_number(device: str) -> str | None:
     return f"{os.major(status.st_rdev)}:{os.minor(status.st_rdev)}"
 
 
-def _driver(number: str) -> str:
-    """The driver name DeviceAllow=char-NAME matches, from the device's name in sysfs
-    (ttyUSB0 -> ttyUSB); "NAME" when sysfs does not say."""
-    try:
-        uevent = Path(f"/sys/dev/char/{number}/uevent").read_text(encoding="ascii")
-    except OSError:
+def _driver(device: str) -> str:
+    """The name DeviceAllow=char-NAME matches for `device`: its node's name under /dev without
+    the number (ttyUSB0 -> ttyUSB, pts/3 -> pts), which is how drivers name their nodes; "NAME"
+    when it is not under /dev. (/proc/devices, which says it for sure, is hidden from the
+    service by ProcSubset=pid.)"""
+    node = os.path.realpath(device)
+    if not node.startswith("/dev/"):
         return "NAME"
-    found = re.search(r"^DEVNAME=(?:.*/)?([^\d\n]+)\d*$", uevent, re.MULTILINE)
-    return found[1] if found else "NAME"
+    return re.sub(r"/?\d+$", "", node[len("/dev/") :]) or "NAME"
 
 
 def _unit_name() -> str | None:

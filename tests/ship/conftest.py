@@ -8,23 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.units import read_unit
+
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-def read_unit(path: Path) -> dict[str, list[str]]:
-    """`Section.Key` -> every value it is given, in order (systemd keys may repeat)."""
-    settings: dict[str, list[str]] = {}
-    section = ""
-    for raw_line in path.read_text(encoding="utf-8").splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            section = line.strip("[]")
-            continue
-        key, _, value = line.partition("=")
-        settings.setdefault(f"{section}.{key.strip()}", []).append(value.strip())
-    return settings
 
 
 @pytest.fixture(scope="session")

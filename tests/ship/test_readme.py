@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,26 @@ def test_install_runs_what_the_unit_starts():
     assert f"{executable} check-config" in install
     assert "systemd-sysusers" in install
     assert "dtoverlay=disable-bt" in section("Install on a Raspberry Pi")
+
+
+def test_install_is_the_one_command_and_its_options_exist():
+    install = section("Install on a Raspberry Pi")
+    assert "sudo python3 -m teleinforeader.install\n" in install
+    named = set(re.findall(r"`(--[a-z-]+)", install))
+    assert {"--device", "--local-mariadb", "--instance", "--purge"} <= named
+    helps = [
+        subprocess.run(
+            [sys.executable, "-m", "teleinforeader.install", command, "--help"],
+            cwd=REPOSITORY,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        for command in ("install", "uninstall")
+    ]
+    known = set(re.findall(r"(--[a-z-]+)", "".join(helps)))
+    assert named <= known, named - known
 
 
 def test_each_manual_step_of_the_original_has_its_replacement():

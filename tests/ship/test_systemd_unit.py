@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from teleinforeader import settings
 from teleinforeader.cli import build_parser
+from tests.support.units import exec_start, instance_paths
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 UNIT_FILE = REPOSITORY / "config" / "teleinforeader.service"
@@ -21,11 +21,6 @@ VENV_BIN = Path(sys.executable).parent
 
 MAX_EXPOSURE = 1.5
 SERIAL_DEVICE_GROUPS = {"char-ttyAMA", "char-ttyS", "char-ttyUSB", "char-ttyACM"}
-
-
-def exec_start(unit: dict[str, list[str]]) -> list[str]:
-    (command,) = unit["Service.ExecStart"]
-    return shlex.split(command)
 
 
 def test_security_exposure_is_at_most_1_5(system_tool):
@@ -103,21 +98,6 @@ def test_verify_catches_a_broken_copy(tmp_path, unit, system_tool):
     result = run_verify(system_tool("systemd-analyze"), root)
     assert "ProtectEverything" in result.stderr
     assert "is not executable" in result.stderr
-
-
-def instance_paths(unit: dict[str, list[str]], name: str) -> dict[str, str]:
-    """The files the unit installed as `name` ("teleinforeader" or "teleinforeader@garage")
-    gives its daemon, with %N expanded as systemd does (the unit name without .service)."""
-    command = [word.replace("%N", name) for word in exec_start(unit)]
-    (state,) = unit["Service.StateDirectory"]
-    (runtime,) = unit["Service.RuntimeDirectory"]
-    (environment,) = unit["Service.EnvironmentFile"]
-    return {
-        "config": command[command.index("--config") + 1],
-        "state": "/var/lib/" + state.replace("%N", name),
-        "runtime": "/run/" + runtime.replace("%N", name),
-        "environment": environment.lstrip("-").replace("%N", name),
-    }
 
 
 def test_runs_the_installed_daemon_with_the_default_config(unit):

@@ -45,7 +45,7 @@ def test_refused_again_after_the_restart_it_names_the_unit_line_to_add(tmp_path:
         DevicePolicy(str(tmp_path)).refused(DEVICE)
     line = DevicePolicy(str(tmp_path)).refused(DEVICE)  # the restarted process: only the mark
     assert "still not permitted after a restart" in line
-    assert "DeviceAllow=char-null rw" in line  # the driver name, from /sys/dev/char/1:3
+    assert "DeviceAllow=char-null rw" in line  # the driver's name, from the node's
     assert "sudo systemctl edit " in line
 
 

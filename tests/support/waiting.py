@@ -6,10 +6,13 @@ import time
 from typing import Callable
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    """Poll `condition` until true; fail after `timeout` seconds, saying what was awaited."""
+def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "", interval: float = 0.01
+) -> None:
+    """Poll `condition` every `interval` seconds until true; fail after `timeout` seconds,
+    saying what was awaited."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what or condition}")
-        time.sleep(0.01)
+        time.sleep(interval)

@@ -1,6 +1,28 @@
 """teleinforeader: reads a French Enedis meter's TeleInfo stream, stores and broadcasts it."""
 
-from __future__ import annotations
+# No `from __future__` here: this is the first code the command runs, and a signal during any
+# import before the handlers below would print a traceback.
+import signal as _signal
+import sys as _sys
+
+
+def stop_quietly(signum: int, _: object) -> None:
+    """SIGTERM (or SIGINT) before a command installs its own handlers: nothing has started, so
+    nothing is lost by stopping, and a traceback would only alarm (exit status 0)."""
+    raise SystemExit(0)
+
+
+def _started_as_the_command() -> bool:
+    """The `teleinforeader` script or `python -m teleinforeader` (argv[0] is "-m" while the
+    package is being found), not a program importing the package."""
+    started = _sys.argv[0] if _sys.argv else ""
+    return started == "-m" or started.endswith(("/teleinforeader", "teleinforeader/__main__.py"))
+
+
+if _started_as_the_command():  # as early as can be: `run` replaces them with its own (drain)
+    _signal.signal(_signal.SIGTERM, stop_quietly)
+    if _signal.getsignal(_signal.SIGINT) is not _signal.SIG_IGN:  # ignored on purpose: stays
+        _signal.signal(_signal.SIGINT, stop_quietly)
 
 
 def __getattr__(name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,6 +116,18 @@ def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from teleinforeader import stop_quietly
+
+    if signal.getsignal(signal.SIGINT) is stop_quietly:
+        # From here on Ctrl-C is KeyboardInterrupt, which commands such as tail catch.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args_list = _with_default_command(list(sys.argv[1:] if argv is None else argv))
     command = args_list[0] if args_list[0] in COMMANDS else None
     if command is None:  # --help or --version

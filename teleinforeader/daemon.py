@@ -192,6 +192,7 @@ class Daemon:
         self._guard_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop_reason: str | None = None
+        self.reloading = False  # stopping to start again with a new configuration
         self._restart_reason: str | None = None  # the source's RestartRequiredError
         self._dispatched = 0  # frames taken off the queue: the dispatcher's progress
         self._published = 0
@@ -200,6 +201,12 @@ class Daemon:
         self._watched_progress = -1
 
     # -- control ---------------------------------------------------------------------------
+
+    def request_reload(self, reason: str) -> None:
+        """Stop as cleanly as for SIGTERM, everything drained, saying RELOADING=1 instead of
+        STOPPING=1: the caller then starts the new configuration (see `commands.run`)."""
+        self.reloading = True
+        self.request_stop(reason)
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask `run` to stop and return, from another thread (see `stop_from_signal`)."""
@@ -349,7 +356,10 @@ class Daemon:
     def _shutdown(self, status: int) -> int:
         """Stop reading, drain the queue through the guard, close every sink, in the budget."""
         deadline = time.monotonic() + SHUTDOWN_BUDGET
-        self.notifier.stopping(self.status_line())
+        if self.reloading and status == EXIT_OK:
+            self.notifier.reloading(self.status_line())
+        else:
+            self.notifier.stopping(self.status_line())
         dispatching = self._dispatcher.healthy and self._dispatcher.is_alive()
         if not dispatching:
             self.protocol.queue_wait = 0.0  # the reader must not wait for a dead dispatcher

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,12 @@ class Notifier:
 
     def stopping(self, status: str) -> None:
         self.send("STOPPING=1", f"STATUS={status}")
+
+    def reloading(self, status: str) -> None:
+        """Reloading: systemd waits for the READY=1 of the new configuration (`systemctl
+        reload` returns then); MONOTONIC_USEC tells this reload from an earlier one."""
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.send("RELOADING=1", f"MONOTONIC_USEC={now}", f"STATUS={status}")
 
     def close(self) -> None:
         if self._socket is not None:

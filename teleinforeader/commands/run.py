@@ -1,4 +1,10 @@
-"""`teleinforeader [run] --config FILE`: run the daemon until SIGTERM or SIGINT.
+"""`teleinforeader [run] --config FILE`: run the daemon until SIGTERM or SIGINT; SIGHUP reloads.
+
+SIGHUP (`systemctl reload`) reads the configuration file again first: a broken one is refused
+(logged) and the daemon goes on as it was. A good one makes the daemon stop exactly as for
+SIGTERM, everything drained to the database or the spool, saying RELOADING=1 to systemd, then
+execute itself again with the same arguments (the same PID), which says READY=1 when it runs:
+nothing waits in memory across the reload, and every part starts from the new settings.
 
 This module wires the configured parts together (source, guard, database, socket server,
 `--print`) and hands them to `teleinforeader.daemon.Daemon`; each part is imported only when the
@@ -9,20 +15,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from teleinforeader.cli import add_config_arguments, settings_from_args
 
 if TYPE_CHECKING:
+    from teleinforeader.daemon import Daemon
     from teleinforeader.sinks import SinkContext
     from teleinforeader.sinks.base import Sink
 
 log = logging.getLogger(__name__)
 
-EX_CANTCREAT = 73  # sysexits.h: the state directory cannot be created
+EX_CANTCREAT = 73  # sysexits.h: the state directory cannot be created, or another daemon has it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
             "(set [daemon] state_directory, or STATE_DIRECTORY)"
         )
         return EX_CANTCREAT
+    from teleinforeader.statelock import StateLockedError, lock_state_directory
+
+    try:
+        lock = lock_state_directory(state_directory)
+    except (StateLockedError, OSError) as error:
+        print_error(str(error))
+        return EX_CANTCREAT
     from teleinforeader.sinks import SinkContext
 
     context = SinkContext(settings, state_directory)
@@ -83,10 +99,42 @@ def run(args: argparse.Namespace) -> int:
     def stop(signum: int, _: FrameType | None) -> None:
         daemon.stop_from_signal(f"received {signal.Signals(signum).name}")
 
+    def reload(signum: int, _: FrameType | None) -> None:
+        # Reading the file may wait on a disk: not in the handler (see stop_from_signal).
+        threading.Thread(target=_reload_if_valid, args=(daemon, args), name="reload").start()
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
     log.info("state directory %s", state_directory)
-    return daemon.run()
+    status = daemon.run()
+    if daemon.reloading and status == 0:
+        os.close(lock)  # the new process takes it again
+        _execute_again()
+    return status
+
+
+def _reload_if_valid(daemon: Daemon, args: argparse.Namespace) -> None:
+    from teleinforeader.config import ConfigError, load_settings
+
+    try:
+        load_settings(args.config)
+    except ConfigError as error:
+        log.error("received SIGHUP: reload refused, the running configuration stays: %s", error)
+        return
+    daemon.request_reload("received SIGHUP: reloading the configuration")
+
+
+def _execute_again() -> None:
+    """Replace this process with a new one, same PID, same command line."""
+    if sys.argv[0].endswith("__main__.py"):  # python -m teleinforeader
+        command = [sys.executable, "-m", "teleinforeader", *sys.argv[1:]]
+    else:  # the console script
+        command = [sys.executable, *sys.argv]
+    log.info("reloading: starting again (%s)", " ".join(command))
+    logging.shutdown()
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
 
 
 def _create_sinks(context: SinkContext, print_frames: bool) -> list[Sink]:

@@ -70,11 +70,14 @@ def run(args: argparse.Namespace) -> int:
         return EX_CANTCREAT
     from teleinforeader.statelock import StateLockedError, lock_state_directory
 
+    lock: int | None = None
     try:
         lock = lock_state_directory(state_directory)
-    except (StateLockedError, OSError) as error:
+    except StateLockedError as error:
         print_error(str(error))
         return EX_CANTCREAT
+    except OSError as error:  # a read-only state directory: run on, as the spool does
+        log.warning("cannot lock the state directory %s: %s", state_directory, error)
     from teleinforeader.sinks import SinkContext
 
     context = SinkContext(settings, state_directory)
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("state directory %s", state_directory)
     status = daemon.run()
     if daemon.reloading and status == 0:
-        os.close(lock)  # the new process takes it again
+        if lock is not None:
+            os.close(lock)  # the new process takes it again
         _execute_again()
     return status
 

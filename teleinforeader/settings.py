@@ -83,6 +83,9 @@ class DatabaseSettings:
     batch_size: int = 500  # rows per commit at most
     memory_backlog: int = 10_000  # frames waiting in memory for the database at most, then spool
     reader: str = ""  # this reader's name in a shared database; "" = the host name
+    # Fill TeleInfoMonitor's eleven columns of teleinfoframes for any meter (standard-mode frames
+    # get a row there too), from the mapping in tic/teleinfomonitor.py.
+    teleinfomonitor: bool = False
     sqlite_path: str = "teleinforeader.sqlite3"  # relative to the state directory
     reconnect_delay: float = 1.0  # seconds before the first reconnection attempt, then doubled
     reconnect_max_delay: float = 30.0  # ... up to this
@@ -102,6 +105,9 @@ class ServerSettings:
     # Seconds between the starts of two lines to one client: more than a link that batches
     # what arrives within 100 ms needs, well under the shortest frame (0.5 s on the line).
     line_gap: float = 0.25
+    # Send TeleInfoMonitor's ten labels, mapped for any meter, as `frame` instead of the
+    # meter's own groups (tic/teleinfomonitor.py).
+    teleinfomonitor: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,22 @@ def mariadb_database(mariadb_server: MariaDBServer) -> Iterator[str]:
         connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         connection.close()
+
+
+@pytest.fixture
+def teleinfodb(mariadb_server: MariaDBServer) -> Iterator[str]:
+    """The database TeleInfoMonitor's query names (`teleinfodb.teleinfoframes`, hard-coded
+    there), emptied before and after: the throwaway server is this test session's own."""
+
+    def drop() -> None:
+        if not mariadb_server.running:
+            mariadb_server.start()
+        connection = mariadb_server.root_connection()
+        try:
+            connection.cursor().execute("DROP DATABASE IF EXISTS teleinfodb")
+        finally:
+            connection.close()
+
+    drop()
+    yield "teleinfodb"
+    drop()

@@ -101,7 +101,9 @@ def _joined(frame: Mapping[str, str], labels: tuple[str, ...], unit: str) -> str
 def describe(message: Mapping[str, object]) -> str:
     """One readable line: time, meter, tariff period, power, current, index."""
     frame: Mapping[str, str] = message.get("frame") or {}  # type: ignore[assignment]
-    if message.get("mode") == "standard" or "ADSC" in frame:
+    # A `[server] teleinfomonitor` line holds historic labels whatever the meter's mode.
+    mapped = "mapped_from" in message
+    if not mapped and (message.get("mode") == "standard" or "ADSC" in frame):
         meter = frame.get("ADSC", "-")
         period = frame.get("LTARF", "").strip() or frame.get("NTARF", "-")
         power = _number(frame, "SINSTS")

@@ -13,7 +13,7 @@ from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server import ServerSink
 from tests.server.server_helpers import LineClient, connected, historic_frame
 from tests.support.batching_proxy import BatchingProxy
-from tests.support.teleinfomonitor import TeleInfoMonitorClient
+from tests.support.teleinfomonitor import TeleInfoMonitorClient, reads_reach
 from tests.support.waiting import wait_for
 
 Start = Callable[..., ServerSink]
@@ -35,10 +35,6 @@ def proxy_to() -> Iterator[Callable[[ServerSink], BatchingProxy]]:
     yield start
     for proxy in proxies:
         proxy.close()
-
-
-def reads_reach(monitor: TeleInfoMonitorClient, count: int) -> Callable[[], bool]:
-    return lambda: len(monitor.reads) >= count or monitor.ended.is_set()
 
 
 def indexes(monitor: TeleInfoMonitorClient) -> list[int]:

@@ -15,7 +15,7 @@ import pytest
 
 from teleinforeader.cli import main
 from teleinforeader.commands.tail import DEFAULT_PORT, EX_NOPERM, describe, parse_address
-from teleinforeader.jsonline import frame_to_json_line
+from teleinforeader.jsonline import frame_to_json_line, teleinfomonitor_json_line
 from teleinforeader.sinks.server import ServerSink
 from tests.server.server_helpers import capture_frames, connected, historic_frame
 from tests.support.waiting import wait_for
@@ -75,6 +75,15 @@ def test_describe_standard_three_phase_frame() -> None:
     currents = "/".join(str(int(frame[f"IRMS{phase}"])) for phase in (1, 2, 3))
     assert frame["ADSC"] in line and frame["LTARF"].strip() in line
     assert f"{int(frame['SINSTS'])} VA" in line and f"{currents} A" in line
+    assert f"{int(frame['EAST']) / 1000:.3f} kWh" in line
+
+
+def test_describe_teleinfomonitor_line_of_a_standard_meter() -> None:
+    frame = capture_frames("standard-tri-tempo-teleinfo-nom-stream_standard_complete.bin")[0]
+    line = describe(json.loads(teleinfomonitor_json_line(frame)))
+    largest = max(int(frame[f"IRMS{phase}"]) for phase in (1, 2, 3))
+    assert frame["ADSC"] in line and " HCJW " in line
+    assert f"{int(frame['SINSTS'])} VA" in line and f" {largest} A" in line
     assert f"{int(frame['EAST']) / 1000:.3f} kWh" in line
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from teleinforeader.settings import DatabaseSettings, MariaDBSettings
+from teleinforeader.settings import DatabaseSettings
 from teleinforeader.sinks.database.mariadb import MariaDBBackend
 from teleinforeader.sinks.database.sqlite import SQLiteBackend
-from tests.storage.helpers import Storage
+from tests.storage.helpers import Storage, mariadb_settings
 from tests.support.mariadb_server import MariaDBServer
 
 
@@ -43,14 +43,7 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
     else:
         server: MariaDBServer = request.getfixturevalue("mariadb_server")
         database = request.getfixturevalue("mariadb_database")
-        mariadb = MariaDBSettings(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            password=server.password,
-            database=database,
-            connect_timeout=2,
-        )
+        mariadb = mariadb_settings(server, database)
         settings = DatabaseSettings(backend="mariadb", reader="pi-test", mariadb=mariadb)
         result = Storage(
             "mariadb",

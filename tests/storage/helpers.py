@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from teleinforeader.settings import DatabaseSettings
+from teleinforeader.settings import DatabaseSettings, MariaDBSettings
 from teleinforeader.sinks.database.backend import Backend
 from teleinforeader.sinks.database.schema import TABLES, Table
 from teleinforeader.sinks.database.writer import DatabaseSink
 from teleinforeader.tic import HISTORIC, STANDARD, Decoder, Frame, encode_frame
+from tests.support.mariadb_server import MariaDBServer
 from tests.support.waiting import wait_for
 
 START = datetime(2026, 11, 26, 0, 0, 0, 250000)
@@ -193,6 +194,18 @@ def make_frames(meter: str, count: int, start: datetime = START) -> list[Frame]:
         (frame,) = decoder.feed(wire, start + index * STEP)
         frames.append(frame)
     return frames
+
+
+def mariadb_settings(server: MariaDBServer, database: str) -> MariaDBSettings:
+    """[database.mariadb] for the throwaway server, as the test user, failing fast."""
+    return MariaDBSettings(
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        database=database,
+        connect_timeout=2,
+    )
 
 
 def as_text(value: Any) -> Any:

@@ -22,7 +22,7 @@ import json
 import socket
 import threading
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 # TeleInfoFrame's attributes, in from_raw_data's order (values[0] .. values[10]).
 FIELDS = (
@@ -130,3 +130,8 @@ class TeleInfoMonitorClient:
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self._thread.join(10)
+
+
+def reads_reach(monitor: TeleInfoMonitorClient, count: int) -> Callable[[], bool]:
+    """For wait_for: the monitor has read `count` times, or its reader thread ended."""
+    return lambda: len(monitor.reads) >= count or monitor.ended.is_set()

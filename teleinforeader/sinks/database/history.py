@@ -100,7 +100,9 @@ class History:
         """The meter of this reader's newest row, in either table, or None when there is none."""
         q = self.backend.dialect.quote
         newest: tuple[str, Meter] | None = None
-        for mode, table in TABLES.items():
+        # Standard first, so that it wins a tie: with [database] teleinfomonitor a standard
+        # frame also has a row in teleinfoframes, at the same time (TeleInfoMonitor's columns).
+        for mode, table in reversed(TABLES.items()):
             meter_column = table.key[2]
             rows = self._query(
                 f"SELECT {q('timestamp')}, {q(meter_column)} FROM {q(table.name)} "

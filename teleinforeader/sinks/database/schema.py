@@ -7,6 +7,12 @@ typed column per other historic label, and `extra`. `teleinfoframes_standard` ho
 standard-mode frames the same way (no legacy prefix: their labels mean other things, and
 TeleInfoMonitor would choke on NULLs there). Columns a tariff does not send are NULL.
 
+With `[database] teleinfomonitor`, TeleInfoMonitor's eleven columns show every meter: the
+mapping of tic/teleinfomonitor.py fills those the meter does not send (BASE of an HC/HP meter,
+IINST of a three-phase one; what it sends is the mapping's value too, so nothing is replaced),
+a standard-mode frame also gets a row in `teleinfoframes` with only those columns, and
+`mapped_from` names the meter kind whose mapping wrote them (NULL: the meter's own values).
+
 Rows are plain tuples in column order, and a row travels through the spool as a dict of its
 non-NULL columns, so a spool written before a schema upgrade still replays after it.
 """
@@ -21,6 +27,7 @@ from typing import NamedTuple, Optional, Union
 
 from teleinforeader.tic import HISTORIC, STANDARD, Frame
 from teleinforeader.tic.labels import HISTORIC_LABELS, STANDARD_LABELS, LabelSpec
+from teleinforeader.tic.teleinfomonitor import seed_values
 
 HISTORIC_TABLE_NAME = "teleinfoframes"
 STANDARD_TABLE_NAME = "teleinfoframes_standard"
@@ -34,6 +41,7 @@ JSON_TEXT = "json"  # unbounded
 TEXT_LENGTH = 100  # the longest TIC value (PJOURF+1) is 98 characters
 HORODATE_LENGTH = 13  # season letter + YYMMDDhhmmss
 READER_LENGTH = 64
+MAPPED_FROM_LENGTH = 32  # the longest meter kind of tic/teleinfomonitor.py is 21 characters
 
 Value = Optional[Union[int, str]]
 
@@ -75,6 +83,12 @@ LEGACY_COLUMNS = (
 READER_COLUMN = Column(
     "reader", TEXT, READER_LENGTH, description="the reader that stored the row (host name)"
 )
+MAPPED_FROM_COLUMN = Column(
+    "mapped_from",
+    TEXT,
+    MAPPED_FROM_LENGTH,
+    description="the first 11 columns mapped for TeleInfoMonitor from this meter kind; NULL: sent",
+)
 EXTRA_COLUMN = Column(
     "extra", JSON_TEXT, description="labels missing from the label table, as a JSON object"
 )
@@ -115,6 +129,7 @@ def _historic_table() -> Table:
     columns = (
         *LEGACY_COLUMNS,
         READER_COLUMN,
+        MAPPED_FROM_COLUMN,
         *_label_columns(HISTORIC_LABELS, legacy_labels),
         EXTRA_COLUMN,
     )
@@ -171,11 +186,15 @@ class _Plan(NamedTuple):
 
 class RowBuilder:
     """Turns frames into rows of their mode's table; planned once, so a frame costs only its
-    own labels (most columns of a row are NULL)."""
+    own labels (most columns of a row are NULL). With `teleinfomonitor`, TeleInfoMonitor's
+    columns are filled for any meter (see the module's docstring)."""
 
-    def __init__(self, reader: str) -> None:
+    def __init__(self, reader: str, teleinfomonitor: bool = False) -> None:
         self.reader = reader
+        self.teleinfomonitor = teleinfomonitor
         self._plans = {mode: self._plan(table) for mode, table in TABLES.items()}
+        self._seed_places = {c.label: i for i, c in enumerate(LEGACY_COLUMNS) if c.label}
+        self._mapped_from = HISTORIC_TABLE.columns.index(MAPPED_FROM_COLUMN)
 
     def _plan(self, table: Table) -> _Plan:
         specs = HISTORIC_LABELS if table.mode == HISTORIC else STANDARD_LABELS
@@ -212,6 +231,28 @@ class RowBuilder:
         if frame.unknown:
             row[plan.extra] = _extra(frame)
         return TABLES[frame.mode], tuple(row)
+
+    def rows(self, frame: Frame) -> list[tuple[Table, tuple[Value, ...]]]:
+        """The frame's row, TeleInfoMonitor's columns filled when asked; a standard-mode
+        frame then has a second row, in `teleinfoframes`, with those columns only."""
+        table, row = self.row(frame)
+        if not self.teleinfomonitor:
+            return [(table, row)]
+        if frame.mode == HISTORIC:
+            return [(table, self._seeded(list(row), frame))]
+        seed = list(self._plans[HISTORIC].template)
+        seed[0] = row[0]
+        return [(table, row), (HISTORIC_TABLE, self._seeded(seed, frame))]
+
+    def _seeded(self, row: list[Value], frame: Frame) -> tuple[Value, ...]:
+        kind, values = seed_values(frame)
+        for label, value in values.items():
+            row[self._seed_places[label]] = value
+        meter = self._seed_places["ADCO"]
+        if row[meter] is None:
+            row[meter] = ""  # a key column must not be NULL
+        row[self._mapped_from] = kind
+        return tuple(row)
 
 
 def _extra(frame: Frame) -> str:

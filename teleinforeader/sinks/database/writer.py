@@ -95,7 +95,7 @@ class DatabaseSink(Sink):
         self.settings = settings
         self.spool_path = state_directory / f"{backend.dialect.name}-spool.jsonl"
         self.rejects_path = state_directory / f"{backend.dialect.name}-rejected.jsonl"
-        self._rows = RowBuilder(reader_name(settings.reader))
+        self._rows = RowBuilder(reader_name(settings.reader), settings.teleinfomonitor)
         self._insert_sql = {}  # table name -> statement, built on first use
         self._reconnect_delay = reconnect_delay
         self._reconnect_max_delay = reconnect_max_delay
@@ -314,8 +314,9 @@ class DatabaseSink(Sink):
         self.counters["replayed"] += len(rows)
 
     def _write_in_flight(self) -> None:
+        rows = [row for frame in self._in_flight for row in self._rows.rows(frame)]
         try:
-            self._write([self._rows.row(frame) for frame in self._in_flight])
+            self._write(rows)
         except DatabaseAwayError:
             with self._spool_lock, self._memory_lock:
                 if not self._in_flight_spooled:  # else its copy heads the spool, to retry
@@ -328,7 +329,7 @@ class DatabaseSink(Sink):
                 # Committed: forget its copy, which nothing can have read past (the spool
                 # was empty when the batch left memory). Failing to open the spool, the
                 # copy stays and is later sent again, and ignored.
-                _, offset = self._spool.read(len(self._in_flight))  # type: ignore[union-attr]
+                _, offset = self._spool.read(len(rows))  # type: ignore[union-attr]
                 self._spool.release(offset)  # type: ignore[union-attr]
             with self._memory_lock:
                 self._in_flight = []
@@ -494,7 +495,8 @@ class DatabaseSink(Sink):
             if not self._open_spool():
                 return
             try:
-                self._spool.append([row_to_record(*self._rows.row(f)) for f in moving])  # type: ignore[union-attr]
+                records = [row_to_record(*row) for f in moving for row in self._rows.rows(f)]
+                self._spool.append(records)  # type: ignore[union-attr]
             except OSError as exc:
                 self._spool_failed(exc)
                 # Reopen next time: the file may be replaced (space freed, disk remounted).

@@ -12,6 +12,9 @@ Lines to one client are paced (`[server] line_gap`, see client.py): frames that 
 sent on connect) wait in that client's queue, in order, and the server thread wakes up when the
 first of them is due. In the steady state a frame's line goes out at once, as without pacing.
 
+With `[server] teleinfomonitor`, the line carries TeleInfoMonitor's ten labels mapped for any
+meter (`teleinfomonitor_json_line`) instead of the meter's own groups.
+
 The line is encoded in the server thread, and only when someone listens: with no client
 connected (the usual case on a Pi) a frame costs an append, and the latest frame is encoded
 when a client connects, which then gets it at once.
@@ -28,7 +31,7 @@ import time
 from collections import deque
 
 from teleinforeader.allowlist import AllowList
-from teleinforeader.jsonline import error_line, frame_to_json_line
+from teleinforeader.jsonline import error_line, frame_to_json_line, teleinfomonitor_json_line
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.base import Sink, SinkStatus, Worker
 from teleinforeader.sinks.server.client import Client
@@ -71,6 +74,7 @@ class ServerSink(Sink):
         self._paced: set[Client] = set()  # clients whose next line waits for its time
         self._latest: Frame | None = None
         self._latest_line: bytes | None = None
+        self._encode = teleinfomonitor_json_line if settings.teleinfomonitor else frame_to_json_line
         self.connection_log = ConnectionLog()  # clients come and go: a bounded number of lines
         self._worker: Worker | None = None
         self.address: tuple[str, int] | None = None
@@ -229,7 +233,7 @@ class ServerSink(Sink):
     def _latest_json_line(self) -> bytes:
         if self._latest_line is None:
             assert self._latest is not None
-            self._latest_line = frame_to_json_line(self._latest)
+            self._latest_line = self._encode(self._latest)
         return self._latest_line
 
     def _deliver(self, client: Client, line: bytes, now: float) -> None:

@@ -71,10 +71,10 @@ class BatchingProxy:
                     return  # the client hung up (what it sends is not forwarded: nobody needs it)
                 if server in ready:
                     batch, open_ = self._batch(server)
-                    if batch:
-                        client.sendall(batch)
+                    if batch:  # counted first: the client may act on it at once
                         self.batches += 1
                         self.joined += batch.count(b"\n") > 1
+                        client.sendall(batch)
                     if not open_:
                         client.shutdown(socket.SHUT_WR)
                         return

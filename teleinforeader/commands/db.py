@@ -2,7 +2,9 @@
 
 `db init` replaces the hand-written DDL of old: it creates the database (MariaDB), the tables
 and brings an existing schema to the latest version, idempotently; `--print-sql` prints the
-same statements for a DBA to apply instead. `db stats` prints rows, time span and size.
+same statements for a DBA to apply instead. With `[database] teleinfomonitor`, it also maps the
+rows stored before the setting (sinks/database/backfill.py). `db stats` prints rows, time span
+and size.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_DATABASE
     try:
         if args.db_action == "init":
-            return _init(backend, connection)
+            return _init(backend, connection, database.teleinfomonitor)
         return _stats(backend, connection)
     except Exception as exc:
         sys.stderr.write(f"teleinforeader db {args.db_action}: {backend.description}: {exc}\n")
@@ -78,7 +80,7 @@ def _script(database: Any) -> str:
     return ";\n\n".join(statements) + ";"
 
 
-def _init(backend: Any, connection: Any) -> int:
+def _init(backend: Any, connection: Any, teleinfomonitor: bool) -> int:
     from teleinforeader.sinks.database.migrations import LATEST_VERSION
 
     done = backend.upgrade(connection)
@@ -86,6 +88,12 @@ def _init(backend: Any, connection: Any) -> int:
         print(line)
     state = "created or upgraded" if done else "already up to date"
     print(f"{backend.description}: {state}, schema version {LATEST_VERSION}")
+    if teleinfomonitor:
+        from teleinforeader.sinks.database.backfill import backfill
+
+        print(
+            f"TeleInfoMonitor's columns: {backfill(connection, backend.dialect)} older rows mapped"
+        )
     return 0
 
 

@@ -16,6 +16,7 @@ import mariadb
 import pytest
 
 from teleinforeader.settings import DatabaseSettings
+from teleinforeader.sinks.database import backfill as backfill_module
 from teleinforeader.sinks.database.mariadb import MariaDBBackend
 from teleinforeader.sinks.database.migrations import (
     MARIADB,
@@ -66,11 +67,11 @@ def expected_daily_rows(frames: list[Frame]) -> list[dict[str, Any]]:
     return [frame_from_row(seed_row(frame)) for frame in frames]
 
 
-def the_day(storage: Storage, day: date = DAY) -> list[tuple[Any, ...]]:
+def the_day(storage: Storage, day: date = DAY, order: str = "timestamp") -> list[tuple[Any, ...]]:
     """TeleInfoMonitor's daily query, on this backend's own database (SQLite has no schema
     name to put before the table's)."""
     query = daily_query(day).replace("teleinfodb.teleinfoframes", "teleinfoframes")
-    return storage.query(query + " ORDER BY timestamp")
+    return storage.query(f"{query} ORDER BY {order}")
 
 
 def as_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -115,13 +116,16 @@ def test_by_default_the_columns_hold_only_what_the_meter_sent(storage: Storage) 
 # -- TeleInfoMonitor itself, on MariaDB ----------------------------------------------------------
 
 
-def db_config(path: Path, server: MariaDBServer | None, database: str, sqlite_path: str) -> Path:
-    """A configuration for `db init` with the option on: MariaDB when `server` is given."""
+def db_config(
+    path: Path, server: MariaDBServer | None, database: str, sqlite_path: str, option: bool = True
+) -> Path:
+    """A configuration for `db init`, `[database] teleinfomonitor = option`: MariaDB when
+    `server` is given."""
     sections: dict[str, dict[str, Any]] = {"daemon": {"state_directory": str(path.parent)}}
     if server is None:
-        sections["database"] = {"sqlite_path": sqlite_path, "teleinfomonitor": True}
+        sections["database"] = {"sqlite_path": sqlite_path, "teleinfomonitor": option}
     else:
-        sections.update(mariadb_sections(server, database, teleinfomonitor=True))
+        sections.update(mariadb_sections(server, database, teleinfomonitor=option))
     return write_config(path, sections)
 
 
@@ -210,19 +214,66 @@ def test_db_init_upgrades_a_database_of_the_previous_schema_keeping_its_rows(
     server = request.getfixturevalue("mariadb_server") if storage.name == "mariadb" else None
     settings = storage.settings
     path = tmp_path / "teleinforeader.toml"
-    config = db_config(path, server, settings.mariadb.database, settings.sqlite_path)
-    upgraded = _db("init", "--config", str(config))
-    assert upgraded.returncode == 0, upgraded.stderr
-    assert "column teleinfoframes.mapped_from added" in upgraded.stdout
-    after = {name: storage.query(f"SELECT * FROM {name} ORDER BY timestamp") for name in old_tables}
+
+    def db_init(option: bool) -> str:
+        config = db_config(path, server, settings.mariadb.database, settings.sqlite_path, option)
+        result = _db("init", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def tables() -> dict[str, list[tuple[Any, ...]]]:
+        return {
+            name: storage.query(f"SELECT * FROM {name} ORDER BY timestamp") for name in old_tables
+        }
+
+    assert "column teleinfoframes.mapped_from added" in db_init(option=False)
+    after = tables()
     historic, standard = HISTORIC_TABLE.name, STANDARD_TABLE.name
     assert [row[:-1] for row in after[historic]] == before[historic]  # the new column is last
     assert all(row[-1] is None for row in after[historic])
     assert after[standard] == before[standard]
 
+    # Turned on: the rows stored before are mapped as new ones would be, once.
+    assert f"{len(old_frames)} older rows mapped" in db_init(option=True)
+    yesterday = the_day(storage, DAY - timedelta(days=1))
+    assert [row[:11] for row in yesterday] == as_rows([seed_row(frame) for frame in old_frames])
+    after = tables()
+    assert after[standard] == before[standard]
+    mapped = {row[0]: row for row in after[historic]}
+    for original in before[historic]:
+        row = mapped[original[0]]
+        changed = {i for i, (o, s) in enumerate(zip(original, row)) if o != s}
+        assert changed <= set(range(len(SEED_LABELS) + 1))
+        assert all(original[i] is None for i in changed)
+    assert "0 older rows mapped" in db_init(option=True)
+    assert tables() == after
+
     frames = corpus()
     store(storage, frames, teleinfomonitor=True)
     assert len(the_day(storage)) == len(frames)
-    assert len(the_day(storage, DAY - timedelta(days=1))) == sum(
-        f.mode == HISTORIC for f in old_frames
-    )
+
+
+def test_backfill_goes_batch_by_batch_across_rows_of_the_same_time(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three meters, each frame of one at the same time as one of the others: batches of 7
+    end in the middle of such a group, and every row is mapped once."""
+    meters = ("historic-base", "historic-three-phase", "standard-mono")
+    frames = [
+        frame
+        for index in range(20)
+        for meter in meters
+        for frame in stamped(make_frames(meter, 1), START + timedelta(seconds=index), timedelta())
+    ]
+    store(storage, frames)
+    monkeypatch.setattr(backfill_module, "BATCH", 7)
+    connection = storage.backend_factory().connect()
+    try:
+        dialect = SQLITE if storage.name == "sqlite" else MARIADB
+        assert backfill_module.backfill(connection, dialect) == len(frames)
+        assert backfill_module.backfill(connection, dialect) == 0
+    finally:
+        connection.close()
+    rows = the_day(storage, order="timestamp, meter_identifier")
+    expected = sorted(as_rows([seed_row(frame) for frame in frames]), key=lambda row: row[:2])
+    assert [row[:11] for row in rows] == expected

@@ -239,12 +239,21 @@ class RowBuilder:
         if not self.teleinfomonitor:
             return [(table, row)]
         if frame.mode == HISTORIC:
-            return [(table, self._seeded(list(row), frame))]
-        seed = list(self._plans[HISTORIC].template)
-        seed[0] = row[0]
-        return [(table, row), (HISTORIC_TABLE, self._seeded(seed, frame))]
+            return [(table, self.seeded(row, frame))]
+        return [(table, row), (HISTORIC_TABLE, self.seeded(self.copy_template(row[0]), frame))]
 
-    def _seeded(self, row: list[Value], frame: Frame) -> tuple[Value, ...]:
+    def copy_template(self, timestamp: Value, reader: str | None = None) -> tuple[Value, ...]:
+        """A `teleinfoframes` row with only its time and reader: where a standard-mode frame's
+        mapped copy goes."""
+        row = list(self._plans[HISTORIC].template)
+        row[0] = timestamp
+        if reader is not None:
+            row[HISTORIC_TABLE.columns.index(READER_COLUMN)] = reader
+        return tuple(row)
+
+    def seeded(self, historic_row: tuple[Value, ...], frame: Frame) -> tuple[Value, ...]:
+        """`historic_row` with TeleInfoMonitor's columns set by the mapping of `frame`."""
+        row = list(historic_row)
         kind, values = seed_values(frame)
         for label, value in values.items():
             row[self._seed_places[label]] = value

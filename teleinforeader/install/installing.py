@@ -87,20 +87,23 @@ def install(host: Host, options: Options) -> int:
     )
     extras = configuring.needs_extras([*others, config.lines.text], options.local_mariadb)
     host.ensure_packages(["python3-venv"], "virtual environments")
+    pins = []
     if "mariadb" in extras:
         host.ensure_packages(mariadb.CONNECTOR_BUILD_PACKAGES, "building the MariaDB connector")
+        pin = mariadb.connector_requirement(host)
+        pins += [pin] if pin else []
     _ensure_user(host, source)
     if options.local_mariadb:
         mariadb.set_up(host, mariadb.LocalDatabase())
     if mqtt_user and mqtt_password:
         configuring.write_mqtt_password(host, instance, mqtt_user, mqtt_password)
 
-    digest = source_digest(source, extras)
+    digest = source_digest(source, extras, pins)
     if previous is not None and built_from(previous) == digest:
         release, new_release = previous, False
         report.kept(f"teleinforeader {source.version} in {release}: built from this very source")
     else:
-        release, new_release = build_release(host, source, extras, digest), True
+        release, new_release = build_release(host, source, extras, pins, digest), True
         report.did(f"teleinforeader {source.version} in {release}")
     configuring.write_checked(host, release, instance, config)
     _state_directory(host, instance)

@@ -9,6 +9,7 @@ unit's sandbox allows AF_UNIX), so the server need not listen on the network at 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,25 @@ class LocalDatabase:
             f"DROP DATABASE IF EXISTS {identifier(self.database)};\n"
             f"DROP USER IF EXISTS {quote(self.user)}@'localhost';\n"
         )
+
+
+# MariaDB Connector/Python 1.1 needs Connector/C 3.2.4 or later; Debian 11 ships 3.1, for
+# which 1.0 is the last one.
+CONNECTOR_C_FOR_1_1 = (3, 2, 4)
+CONNECTOR_FOR_OLD_C = "mariadb>=1.0.11,<1.1"
+
+
+def connector_requirement(host: Host) -> str | None:
+    """A pin of the connector when this machine's Connector/C is too old for the latest (pip
+    would otherwise fail to build it), else None."""
+    shown = host.run(["mariadb_config", "--cc_version"], check=False).stdout.strip()
+    version = tuple(int(part) for part in re.findall(r"\d+", shown)[:3])
+    if version and version < CONNECTOR_C_FOR_1_1:
+        host.report.kept(
+            f"MariaDB Connector/C {shown} here: Connector/Python 1.0, the last to build on it"
+        )
+        return CONNECTOR_FOR_OLD_C
+    return None
 
 
 def quote(text: str) -> str:

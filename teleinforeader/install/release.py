@@ -119,9 +119,9 @@ def installed_version(release: Path) -> str | None:
     return None
 
 
-def source_digest(source: Source, extras: list[str]) -> str:
-    """What a release is built from: the package's files, pyproject.toml and the extras."""
-    digest = hashlib.sha256(",".join(sorted(extras)).encode())
+def source_digest(source: Source, extras: list[str], pins: list[str]) -> str:
+    """What a release is built from: the package's files, pyproject.toml, extras and pins."""
+    digest = hashlib.sha256(",".join(sorted(extras) + sorted(pins)).encode())
     files = [source.root / "pyproject.toml", *(source.root / "teleinforeader").rglob("*")]
     for path in sorted(files):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -137,8 +137,11 @@ def built_from(release: Path) -> str | None:
         return None
 
 
-def build_release(host: Host, source: Source, extras: list[str], digest: str) -> Path:
-    """A new virtual environment with the project (and `extras`) installed from `source`."""
+def build_release(
+    host: Host, source: Source, extras: list[str], pins: list[str], digest: str
+) -> Path:
+    """A new virtual environment with the project (and `extras`) installed from `source`,
+    its dependencies held to `pins` (requirement strings) where given."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     release = RELEASES / f"{source.version}-{stamp}"
     RELEASES.mkdir(parents=True, exist_ok=True)
@@ -158,6 +161,7 @@ def build_release(host: Host, source: Source, extras: list[str], digest: str) ->
                 "--disable-pip-version-check",
                 "--no-input",
                 requirement,
+                *pins,
             ]
         )
     except InstallError:

@@ -39,12 +39,13 @@ def test_the_digest_follows_the_package_files_and_the_extras(tmp_path: Path) -> 
     shutil.copytree(REPOSITORY / "config", tree / "config")
     shutil.copy(REPOSITORY / "pyproject.toml", tree)
     source = find_source(tree)
-    digest = source_digest(source, [])
-    assert source_digest(source, []) == digest
-    assert source_digest(source, ["mariadb"]) != digest
+    digest = source_digest(source, [], [])
+    assert source_digest(source, [], []) == digest
+    assert source_digest(source, ["mariadb"], []) != digest
+    assert source_digest(source, [], ["mariadb<1.1"]) != digest
     (tree / "teleinforeader" / "__pycache__").mkdir(exist_ok=True)
     (tree / "teleinforeader" / "__pycache__" / "x.pyc").write_bytes(b"compiled")
-    assert source_digest(source, []) == digest  # byte-code is not the source
+    assert source_digest(source, [], []) == digest  # byte-code is not the source
     daemon = tree / "teleinforeader" / "daemon.py"
     daemon.write_text(daemon.read_text() + "\n")
-    assert source_digest(source, []) != digest
+    assert source_digest(source, [], []) != digest

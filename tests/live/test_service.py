@@ -337,6 +337,38 @@ def test_a_second_meter_is_a_template_instance_with_files_and_ports_of_its_own(
         assert web_page(port, "/healthz")[0] == 200
 
 
+def test_a_meter_that_sends_nothing_yet_is_offered_probe(machine: Machine) -> None:
+    report = machine.installer(
+        "--instance", "spare", "--device", "/dev/ttyUSB9", "--yes", source=newest["source"]
+    )
+    assert "teleinforeader@spare.service is active (running): waiting for /dev/ttyUSB9" in report
+    assert "! no frame from /dev/ttyUSB9 yet" in report
+    probe = next(line.strip() for line in report.splitlines() if " probe --config " in line)
+    assert probe.startswith("sudo systemctl stop teleinforeader@spare;")
+    said = machine.run(
+        "runuser",
+        "-u",
+        "teleinforeader",
+        "--",
+        "/opt/teleinforeader/venv/bin/teleinforeader",
+        "probe",
+        "--config",
+        "/etc/teleinforeader/teleinforeader@spare.toml",
+        "--duration",
+        "2",
+        check=False,
+    )
+    print(said.stdout + said.stderr)
+    assert said.returncode != 0 and "/dev/ttyUSB9" in said.stdout + said.stderr
+    machine.installer("uninstall", "--instance", "spare", "--purge", source=newest["source"])
+    assert (
+        machine.run(
+            "test", "-e", "/etc/teleinforeader/teleinforeader@spare.toml", check=False
+        ).returncode
+        != 0
+    )
+
+
 def test_the_second_meter_moves_to_a_local_mariadb_set_up_by_the_installer(
     machine: Machine,
 ) -> None:

@@ -1,6 +1,13 @@
 """The daemon as systemd runs it, for the benchmarks: a real process with its own
 $NOTIFY_SOCKET, whose messages a thread reads (READY=1, and the STATUS= line, which comes with
-every watchdog ping when `watchdog_usec` is set), and its CPU and memory from /proc."""
+every watchdog ping when `watchdog_usec` is set), and its CPU, memory and threads from /proc.
+
+CPU comes two ways: `cpu_ticks` (utime + stime of /proc/PID/stat, in clock ticks of 10 ms,
+threads that ended included) for long runs, and `cpu_ns` (the same time, summed over the live
+threads from /proc/PID/task/*/schedstat, in nanoseconds) for short windows of steady work, where
+a tick is too coarse. The daemon's threads carry their names in the kernel (`comm`), so a
+benchmark can follow one of them, e.g. how often the reader thread went to sleep.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,16 @@ READY_TIMEOUT = 30.0
 class Daemon:
     """`python -m teleinforeader --config CONFIG`, notifying a socket in `directory`."""
 
-    def __init__(self, directory: Path, config: Path, watchdog_usec: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: Path,
+        watchdog_usec: int | None = None,
+        *,
+        python_options: tuple[str, ...] = (),
+        extra_environ: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         address = directory / f"notify-{time.monotonic_ns()}"
         self.notify.bind(str(address))
@@ -32,13 +48,15 @@ class Daemon:
         if watchdog_usec:
             environ["WATCHDOG_USEC"] = str(watchdog_usec)
         environ.pop("STATE_DIRECTORY", None)
+        environ.update(extra_environ or {})
         self.ready = threading.Event()
         self.ready_at = 0.0
         self.status = ""
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "teleinforeader", "--config", str(config)],
+            [sys.executable, *python_options, "-m", "teleinforeader", "--config", str(config)],
             env=environ,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -76,6 +94,43 @@ class Daemon:
         stat = Path(f"/proc/{self.process.pid}/stat").read_text()
         fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
         return int(fields[11]) + int(fields[12])
+
+    def cpu_ns(self) -> int:
+        """CPU time of the live threads, in nanoseconds (the first field of each schedstat)."""
+        total = 0
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):  # a thread that just ended
+                continue
+        return total
+
+    def thread_ids(self, name: str) -> list[int]:
+        """The kernel ids of the daemon's threads called `name`."""
+        ids = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().strip() == name:
+                    ids.append(int(task.name))
+            except OSError:
+                continue
+        return ids
+
+    def sleeps(self, thread_id: int | None = None) -> int:
+        """Voluntary context switches (each time a thread blocked and was woken again) of one
+        thread, or of every live thread."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        chosen = [tasks / str(thread_id)] if thread_id is not None else list(tasks.iterdir())
+        total = 0
+        for task in chosen:
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        return total
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():

@@ -1,27 +1,43 @@
-"""Daemon start-up and idle cost: seconds from exec to READY=1, CPU used by a silent line.
+"""Start-up and idle cost: `--version`, `probe` and the daemon's time to READY=1, with and without
+the package's byte-code, and the CPU a silent line costs.
 
-The daemon runs as systemd runs it: a real process, a $NOTIFY_SOCKET datagram socket, the
-serial source on a pty whose master never writes (a meter unplugged from the shield, or a line
-between frames forever), SQLite in a temporary state directory, the socket server on loopback.
-Start-up is the median of a few starts. Idle CPU is utime + stime from /proc/PID/stat over
-IDLE_SECONDS: the supervisor sleeps on an Event and the source blocks in the kernel, so it
-should be close to zero (a Pi Zero is about 20x slower than a desktop: what costs 0.05 % here
-costs 1 % there).
+Each start is a real process, timed from exec, the median of STARTS: `teleinforeader --version`;
+`teleinforeader probe --frames 1` on a pty where a meter sends a historic frame every 20 ms (so
+its figure is start-up, opening the port and one frame); the daemon as systemd runs it (a
+$NOTIFY_SOCKET datagram socket) until READY=1, with the serial source on a pty whose master never
+writes (a meter unplugged from the shield), SQLite in a temporary state directory and the socket
+server on loopback. "With byte-code" runs a copy of the package compiled beforehand, as `pip
+install` leaves it; "without", the same copy with no `__pycache__`, which Python then compiles
+on every start (a package installed with --no-compile into a directory the service cannot
+write, as under the unit's ProtectSystem=strict). The standard library keeps its own byte-code
+in both.
+
+Idle CPU is utime + stime from /proc/PID/stat over IDLE_SECONDS: the supervisor sleeps on an
+Event and the source blocks in the kernel, so it should be close to zero (a Pi Zero is about
+20x slower than a desktop: what costs 0.05 % here costs 1 % there).
 """
 
 from __future__ import annotations
 
+import compileall
 import os
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import teleinforeader
 from benchmarks.common import machine, print_table
 from benchmarks.process import Daemon, free_port
+from tests.support.captures import historic_frame
 
 STARTS = 5
 IDLE_SECONDS = 30.0
+PROBE_FRAME_PERIOD = 0.02  # seconds between two frames on the probed line
 
 
 def _write_config(directory: Path, device: str) -> Path:
@@ -36,37 +52,123 @@ def _write_config(directory: Path, device: str) -> Path:
     return config
 
 
-def main() -> None:
+def package_copy(directory: Path, compiled: bool) -> Path:
+    """A directory holding a copy of the package, compiled or with no byte-code at all."""
+    directory.mkdir()
+    source = Path(teleinforeader.__file__).parent
+    shutil.copytree(
+        source, directory / "teleinforeader", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    if compiled:
+        compileall.compile_dir(directory / "teleinforeader", quiet=1)
+    return directory
+
+
+def _command_seconds(arguments: list[str], package: Path) -> float:
+    """Exec to exit of `python -B -m teleinforeader ARGUMENTS` run from `package`'s copy."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-B", "-m", "teleinforeader", *arguments],
+        cwd=package,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - start
+
+
+class BusyLine(threading.Thread):
+    """A pty on which a historic meter sends a frame every PROBE_FRAME_PERIOD seconds."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.master, self.slave = os.openpty()
+        self.device = os.ttyname(self.slave)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        index = 1_000_000
+        while not self._done.wait(PROBE_FRAME_PERIOD):
+            os.write(self.master, historic_frame(index))
+            index += 1
+
+    def close(self) -> None:
+        self._done.set()
+        self.join()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def start_up(directory: Path, compiled: bool) -> list[float]:
+    """Median seconds of --version, probe, and exec to READY=1, for one copy of the package."""
+    package = package_copy(directory / ("compiled" if compiled else "source"), compiled)
+    version = statistics.median(_command_seconds(["--version"], package) for _ in range(STARTS))
+    line = BusyLine()
+    line.start()
+    try:
+        probe = [line.device, "--mode", "historic", "--frames", "1", "--duration", "10"]
+        probed = statistics.median(
+            _command_seconds(["probe", *probe], package) for _ in range(STARTS)
+        )
+    finally:
+        line.close()
     master, slave = os.openpty()  # the master writes nothing: a silent line
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            directory = Path(tmp)
-            config = _write_config(directory, os.ttyname(slave))
-            starts, stops = [], []
-            for _ in range(STARTS):
-                daemon = Daemon(directory, config)
-                starts.append(daemon.seconds_to_ready())
-                stops.append(daemon.stop())
-            daemon = Daemon(directory, config)
-            daemon.seconds_to_ready()
-            before = daemon.cpu_ticks()
-            time.sleep(IDLE_SECONDS)
-            idle_seconds = (daemon.cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
-            rss = daemon.rss_kib()
+        config = _write_config(directory, os.ttyname(slave))
+        readies = []
+        for _ in range(STARTS):
+            daemon = Daemon(directory, config, python_options=("-B",), cwd=package)
+            readies.append(daemon.seconds_to_ready())
             daemon.stop()
     finally:
         os.close(master)
         os.close(slave)
+    return [version, probed, statistics.median(readies)]
+
+
+def idle_cost(directory: Path) -> list[tuple[str, object]]:
+    master, slave = os.openpty()
+    try:
+        config = _write_config(directory, os.ttyname(slave))
+        stops = []
+        for _ in range(STARTS):
+            daemon = Daemon(directory, config)
+            daemon.seconds_to_ready()
+            stops.append(daemon.stop())
+        daemon = Daemon(directory, config)
+        daemon.seconds_to_ready()
+        before = daemon.cpu_ticks()
+        time.sleep(IDLE_SECONDS)
+        idle_seconds = (daemon.cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
+        rss = daemon.rss_kib()
+        daemon.stop()
+    finally:
+        os.close(master)
+        os.close(slave)
+    return [
+        ("SIGTERM to exit, median of 5 (ms)", statistics.median(stops) * 1000),
+        (f"CPU over {IDLE_SECONDS:.0f} s idle (ms)", idle_seconds * 1000),
+        ("idle CPU (% of one core)", f"{idle_seconds / IDLE_SECONDS * 100:.3f}"),
+        ("resident memory when idle (KiB)", rss),
+    ]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        compiled = start_up(directory, compiled=True)
+        source = start_up(directory, compiled=False)
+        idle = idle_cost(directory)
+    names = ("teleinforeader --version", "probe, to its first frame", "run, exec to READY=1")
     print_table(
-        "Daemon start-up and idle cost (serial source on a silent pty, SQLite, socket server)",
+        f"Start-up, median of {STARTS} starts (ms from exec)",
+        ["command", "with byte-code", "without byte-code"],
+        [(name, a * 1000, b * 1000) for name, a, b in zip(names, compiled, source)],
+    )
+    print_table(
+        "Daemon idle cost (serial source on a silent pty, SQLite, socket server)",
         ["measure", "value"],
-        [
-            ("exec to READY=1, median of 5 (ms)", statistics.median(starts) * 1000),
-            ("SIGTERM to exit, median of 5 (ms)", statistics.median(stops) * 1000),
-            (f"CPU over {IDLE_SECONDS:.0f} s idle (ms)", idle_seconds * 1000),
-            ("idle CPU (% of one core)", f"{idle_seconds / IDLE_SECONDS * 100:.3f}"),
-            ("resident memory when idle (KiB)", rss),
-        ],
+        idle,
     )
 
 

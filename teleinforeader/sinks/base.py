@@ -10,6 +10,7 @@ seen by the daemon's supervision (`status().alive`), which then exits non-zero.
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -49,7 +50,11 @@ class Sink(abc.ABC):
 
 
 class Worker(threading.Thread):
-    """A named daemon thread that logs a crash with its traceback and remembers it."""
+    """A named daemon thread that logs a crash with its traceback and remembers it.
+
+    Its name is also given to the kernel, so that `top -H`, `ps -L` and /proc show which of the
+    daemon's threads uses the CPU or sleeps where.
+    """
 
     def __init__(self, name: str, target: Callable[[], None]) -> None:
         super().__init__(name=name, daemon=True)
@@ -57,6 +62,7 @@ class Worker(threading.Thread):
         self.crash: BaseException | None = None
 
     def run(self) -> None:
+        name_native_thread(self.name)
         try:
             self._work()
         except BaseException as exc:
@@ -67,3 +73,11 @@ class Worker(threading.Thread):
     def healthy(self) -> bool:
         """Not dead of an exception (a thread that ended cleanly was asked to)."""
         return self.crash is None
+
+
+def name_native_thread(name: str) -> None:
+    """Name the calling thread for the kernel (Linux keeps 15 bytes); elsewhere, nothing."""
+    # OSError: not Linux, or /proc not mounted; the name is only a help to whoever looks.
+    comm = f"/proc/self/task/{threading.get_native_id()}/comm"
+    with contextlib.suppress(OSError), open(comm, "w") as kernel_name:
+        kernel_name.write(name[:15])

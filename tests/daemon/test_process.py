@@ -112,6 +112,23 @@ def test_the_state_directory_from_systemd_is_used(
     assert not (tmp_path / "state").exists()
 
 
+def test_the_threads_carry_their_names_in_the_kernel(
+    tmp_path: Path, notify_socket: NotifySocket
+) -> None:
+    """`top -H` and `ps -L` read /proc/PID/task/*/comm: each thread shows what it does."""
+    with daemon(
+        replay_config(tmp_path), daemon_environment(**notify_socket.environ()), "--print"
+    ) as process:
+        notify_socket.receive_until("READY")
+        tasks = Path(f"/proc/{process.pid}/task")
+        names = {(task / "comm").read_text().strip() for task in tasks.iterdir()}
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr.decode()
+    # The kernel keeps 15 bytes of a name: "database-spiller" shows as "database-spille".
+    assert {"reader", "database-writer", "database-spille", "print"} <= names, names
+
+
 def test_a_replay_that_ends_stops_the_daemon_with_status_0(tmp_path: Path) -> None:
     config = write_config(tmp_path, f'[source]\ntype = "replay"\nfile = "{CAPTURE}"\nspeed = 0\n')
     result = subprocess.run(

@@ -1,0 +1,287 @@
+"""At the line's real pace: what a frame costs the daemon when its bytes come as a meter sends them.
+
+The other benchmarks feed frames as fast as possible. A real line brings about 120 bytes a
+second (historic, 1200 baud) or 960 (standard, 9600 baud), and the port hands them over a few at
+a time: one by one from a UART without FIFO, about two per read through a USB adapter (its 16 ms
+latency timer at 1200 baud), 16 from a FIFO, 64 from a USB packet. What costs then is waking up,
+not decoding; a Pi Zero has one core, about 20 times slower than this machine's.
+
+The daemon runs as systemd runs it (a real process, `benchmarks.process`): the serial source on
+a pty, SQLite (one row every 5 s, as installed), the socket server with one TCP client, the
+watchdog of the unit (60 s). A writer thread plays a simulated meter's frames on the pty's
+master at the line's pace: 10 bits a byte (7E1, or 8N1 as a pty is opened), each arrival written
+when its last byte would be in, a frame's last arrival when its ETX is (the UART's receive
+timeout, the adapter's latency timer), and 25 ms between frames (the TIC gap: 16.7 to 33.4 ms).
+
+For each line (historic single-phase at 1200 baud, standard three-phase at 9600) and each
+arrival size, over the frames after the first WARMUP ones:
+
+- CPU per frame: the daemon's own CPU time (utime + stime, summed over its threads from
+  /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames);
+- the ratio to the same daemon's CPU per frame when the same frames are written to the pty as
+  fast as it reads them (full speed), measured in the same run;
+- sleeps per frame: how often the reader thread blocked and was woken again (its voluntary
+  context switches), then the same over all the daemon's threads (the hops between threads);
+- delivery latency, p50 and p99: from the write of the frame's last byte to the arrival of its
+  JSON line at the client (frames are matched by content, in order).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from itertools import islice
+from pathlib import Path
+from typing import NamedTuple
+
+from benchmarks.common import machine, print_table
+from benchmarks.process import Daemon, free_port
+from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
+from teleinforeader.sources.simulator import Simulator
+from teleinforeader.tic import decode
+
+LINES = (
+    ("historic single-phase", "historic-base"),
+    ("standard three-phase", "standard-tri"),
+)
+ARRIVALS = (1, 2, 16, 64)
+WARMUP = 3  # frames: the guard holds the first index until the second frame confirms it
+MEASURED = 30  # frames per line and arrival size, about 40 s each
+FULL_SPEED_FRAMES = 3000
+FRAME_GAP = 0.025  # seconds between a frame's ETX and the next STX
+UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.service
+PROGRESS_WATCHDOG_USEC = 1_000_000  # full speed: a STATUS= line (the frame count) every 0.5 s
+TIMEOUT = 120.0
+
+FrameKey = tuple[tuple[str, str], ...]
+
+
+class Row(NamedTuple):
+    cpu_us: float  # per frame
+    reader_sleeps: float  # per frame
+    all_sleeps: float  # per frame
+    latencies: list[float]  # seconds, one per measured frame delivered
+
+
+def write_config(directory: Path, device: str, mode: str, port: int) -> Path:
+    config = directory / "teleinforeader.toml"
+    config.write_text(
+        f'[source]\ntype = "serial"\ndevice = "{device}"\nmode = "{mode}"\n'
+        f'[database]\nbackend = "sqlite"\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[daemon]\nstate_directory = "{directory / "state"}"\n'
+    )
+    return config
+
+
+class LineClient(threading.Thread):
+    """A TCP client of the daemon: notes when each JSON line arrives, and the frame it holds."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        self.arrivals: list[tuple[float, FrameKey]] = []
+
+    def run(self) -> None:
+        pending = b""
+        with self.sock:
+            while True:
+                try:
+                    data = self.sock.recv(1 << 16)
+                except OSError:
+                    return
+                arrived = time.monotonic()
+                if not data:
+                    return
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    frame = json.loads(line)["frame"]
+                    self.arrivals.append((arrived, tuple(frame.items())))
+
+    def wait_for(self, lines: int) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.arrivals) < lines:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the client got {len(self.arrivals)} of {lines} lines")
+            time.sleep(0.01)
+
+
+class LineFeeder(threading.Thread):
+    """Writes frames on a pty's master at `baud`, `arrival` bytes at a time (None: at once)."""
+
+    def __init__(self, master: int, frames: Sequence[bytes], baud: int, arrival: int | None):
+        super().__init__(daemon=True)
+        self.master = master
+        self.frames = frames
+        self.byte_seconds = BITS_PER_BYTE / baud
+        self.arrival = arrival
+        self.written_at: list[float] = []  # when each frame's last byte was written
+
+    def run(self) -> None:
+        if self.arrival is None:
+            _write_all(self.master, b"".join(self.frames))
+            return
+        due = time.monotonic()
+        for frame in self.frames:
+            for start in range(0, len(frame), self.arrival):
+                chunk = frame[start : start + self.arrival]
+                due += len(chunk) * self.byte_seconds
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                _write_all(self.master, chunk)
+            self.written_at.append(time.monotonic())
+            due += FRAME_GAP
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class Bench:
+    """One daemon on a fresh pty and state directory, with its client."""
+
+    def __init__(self, directory: Path, mode: str, watchdog_usec: int) -> None:
+        directory.mkdir()
+        self.master, self.slave = os.openpty()
+        port = free_port()
+        config = write_config(directory, os.ttyname(self.slave), mode, port)
+        self.daemon = Daemon(directory, config, watchdog_usec=watchdog_usec)
+        self.daemon.seconds_to_ready()
+        self.client = LineClient(port)
+        self.client.start()
+
+    def close(self) -> None:
+        try:
+            self.daemon.stop()
+        finally:
+            os.close(self.master)
+            os.close(self.slave)
+
+
+def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
+    """CPU µs per frame with the frames written to the pty as fast as the daemon reads them."""
+    bench = Bench(directory, mode, PROGRESS_WATCHDOG_USEC)
+    try:
+        time.sleep(0.5)  # the client accepted, the first ping sent
+        before = bench.daemon.cpu_ns()
+        LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], None).start()
+        deadline = time.monotonic() + TIMEOUT
+        while bench.daemon.frames() < len(frames):
+            if time.monotonic() > deadline or bench.daemon.process.poll() is not None:
+                raise RuntimeError(f"the daemon decoded {bench.daemon.frames()} frames")
+            time.sleep(0.05)
+        return (bench.daemon.cpu_ns() - before) / len(frames) / 1000
+    finally:
+        bench.close()
+
+
+def paced(directory: Path, mode: str, frames: Sequence[bytes], arrival: int) -> Row:
+    bench = Bench(directory, mode, UNIT_WATCHDOG_USEC)
+    try:
+        daemon, client = bench.daemon, bench.client
+        (reader,) = daemon.thread_ids("reader")
+        feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], arrival)
+        feeder.start()
+        client.wait_for(WARMUP)
+        cpu, reader_sleeps, all_sleeps = daemon.cpu_ns(), daemon.sleeps(reader), daemon.sleeps()
+        client.wait_for(len(frames))
+        cpu = daemon.cpu_ns() - cpu
+        reader_sleeps = daemon.sleeps(reader) - reader_sleeps
+        all_sleeps = daemon.sleeps() - all_sleeps
+        feeder.join()
+    finally:
+        bench.close()
+    measured = len(frames) - WARMUP
+    latencies = _latencies(frames, feeder.written_at, client.arrivals)
+    return Row(cpu / measured / 1000, reader_sleeps / measured, all_sleeps / measured, latencies)
+
+
+def _latencies(
+    frames: Sequence[bytes], written_at: Sequence[float], arrivals: Sequence[tuple[float, FrameKey]]
+) -> list[float]:
+    """Seconds from each measured frame's last byte to its line, matching equal frames in order."""
+    waiting: dict[FrameKey, deque[int]] = defaultdict(deque)
+    for index, raw in enumerate(frames):
+        (frame,) = decode(raw)
+        waiting[tuple(frame.items())].append(index)
+    latencies = []
+    for arrived, key in arrivals:
+        indexes = waiting.get(key)
+        if not indexes:  # a frame the guard changed: nothing to match it with
+            continue
+        index = indexes.popleft()
+        if index >= WARMUP:
+            latencies.append(arrived - written_at[index])
+    return latencies
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def main() -> None:
+    rows: list[tuple[object, ...]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        for name, profile in LINES:
+            simulator = Simulator(profile)
+            mode = simulator.profile.mode
+            frames = list(islice(simulator.frames(), FULL_SPEED_FRAMES))
+            fast = full_speed(directory / f"{profile}-fast", mode, frames)
+            rows.append((name, "full speed", fast, 1.0, "", "", "", ""))
+            for arrival in ARRIVALS:
+                row = paced(
+                    directory / f"{profile}-{arrival}", mode, frames[: WARMUP + MEASURED], arrival
+                )
+                rows.append(
+                    (
+                        name,
+                        arrival,
+                        row.cpu_us,
+                        row.cpu_us / fast,
+                        f"{row.reader_sleeps:.1f}",
+                        f"{row.all_sleeps:.1f}",
+                        f"{_percentile(row.latencies, 50) * 1000:.1f}",
+                        f"{_percentile(row.latencies, 99) * 1000:.1f}",
+                    )
+                )
+    print_table(
+        f"At the line's pace: {MEASURED} frames per row on a pty at 1200 (historic) or 9600 "
+        "(standard) baud, SQLite every 5 s, socket server, 1 client",
+        [
+            "line",
+            "bytes/arrival",
+            "CPU µs/frame",
+            "x full speed",
+            "reader sleeps/frame",
+            "all sleeps/frame",
+            "latency p50 ms",
+            "p99 ms",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    print(machine())
+    main()

@@ -1,32 +1,33 @@
-"""The daemon: source -> reader thread -> bounded queue -> dispatch thread -> sinks.
+"""The daemon: source -> reader thread (decode, guard, hand-off) -> sinks.
 
 Plan:
-- The reader thread runs `source.run(protocol)`; the protocol decodes each chunk, stamps each
-  frame with its own time (see `ArrivalClock`) and puts the frames on a bounded queue. It
-  never does I/O beyond that.
-- The dispatch thread takes frames off the queue, runs the plausibility guard and hands what it
-  releases to every sink's `submit`, which never blocks: each sink has its own thread and queue,
-  so a slow database or a stalled client delays nothing else.
-- The queue between them should never fill, since dispatching is pure computation. If it does
-  (a sink's `submit` broke its promise), the reader waits up to QUEUE_WAIT for room, which is
-  also what slows a replay at full speed down to the dispatcher's pace, then drops the frame and
-  counts it (`overflow`): a serial line cannot be paused, and the watchdog stops pinging when
-  the dispatcher makes no progress, so systemd restarts a daemon stuck that way.
+- The reader thread runs `source.run(protocol)`; for each chunk the protocol decodes it, stamps
+  each frame with its own time (see `ArrivalClock`), runs the plausibility guard and hands what
+  the guard releases to every sink's `submit`, in order. That is the whole path of a frame
+  through the pipeline, on one thread: no queue and no second thread between the read and the
+  sinks, so a frame costs one wake-up of the reader, not a hop more (on a Pi Zero's single core
+  the hops, not the decoding, were most of the cost of a frame).
+- `submit` never blocks: each sink that needs a thread has its own, and its own queue, so a slow
+  database or a stalled client delays nothing else. A sink that breaks that promise stalls the
+  reader: the bytes then wait in the kernel, and the watchdog stops pinging once one chunk has
+  taken READER_STUCK, so systemd restarts a daemon stuck that way. A `submit` that raises kills
+  the reader thread, and with it the daemon (exit 1).
 - The main thread supervises: it sleeps on an Event (woken by a signal, a thread ending, or the
   next thing due), reports READY/STATUS/WATCHDOG/STOPPING to systemd and logs a summary line.
   READY=1 goes out as soon as the sinks and threads run, whether the source is open or not: a
   daemon waiting for its device (unplugged, not there yet at boot, a bridge down) is healthy,
   its sinks and retries run, and STATUS= says what it waits for. A thread that dies makes the
   daemon exit 1 (after flushing what it can), so that the service manager restarts it instead
-  of leaving it half alive; a source that needs a new process (`RestartRequiredError`) makes it exit
-  75 the same clean way.
+  of leaving it half alive; a source that needs a new process (`RestartRequiredError`) makes it
+  exit 75 the same clean way. At shutdown it stops the reader, then publishes what the guard
+  still holds, from its own thread (the reader has ended by then: `submit` is never called
+  from two threads at once).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import queue
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -41,16 +42,15 @@ from teleinforeader.tic import AUTO, Decoder, Frame
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 1000  # frames between reader and dispatcher: a quarter of an hour of a live line
-QUEUE_WAIT = 1.0  # seconds the reader waits for room before it drops a frame
 READER_STUCK = 60.0  # seconds in one chunk (a few frames at most) that can only be a hang
 COUNTERS_WAIT = 0.1  # seconds the supervisor waits for the reader's lock to copy counters
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
-STATUS_REFRESH = 5.0  # seconds between STATUS= updates to systemd
-HEALTH_INTERVAL = 1.0  # seconds between checks that every sink's thread is alive
+# Seconds between STATUS= updates to systemd, which are also the checks that every sink's thread
+# is alive (the reader's end wakes the supervisor at once): a wake-up more often would cost a Pi
+# Zero more than a frame does.
+STATUS_REFRESH = 5.0
 OPEN_POLL_FIRST = 0.01  # seconds between checks that the source has opened, doubling...
 OPEN_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
-_END = None  # tells the dispatcher that no frame will follow
 TICK = timedelta(microseconds=1)  # the finest step a database timestamp keeps
 CLOCK_STEP_WARNING = timedelta(seconds=1)  # a wall clock this far back is logged
 
@@ -101,16 +101,14 @@ class ArrivalClock:
         self._last = latest
 
 
-class FrameQueueProtocol:
-    """The reader thread's protocol: bytes -> decoder -> frames on the queue."""
+class ReaderPipeline:
+    """The reader thread's protocol: bytes -> decoder -> stamped frames -> `publish`."""
 
-    def __init__(self, decoder: Decoder, frames: queue.Queue[Frame | None]) -> None:
+    def __init__(self, decoder: Decoder, publish: Callable[[list[Frame]], None]) -> None:
         self.decoder = decoder
-        self._frames = frames
+        self._publish = publish
         self._lock = threading.Lock()  # the decoder's counters are read by the main thread
         self.connections = 0
-        self.overflow = 0
-        self.queue_wait = QUEUE_WAIT  # 0 once nobody will ever take from the queue
         self.busy_since: float | None = None  # monotonic time data_received was entered
         self._decoder_counters = decoder.stats.as_dict()
         self._clock = ArrivalClock()  # the reader thread's alone
@@ -126,14 +124,9 @@ class FrameQueueProtocol:
         received_at = datetime.now(timezone.utc)
         with self._lock:
             frames = self.decoder.feed(data)
-        self._clock.stamp(frames, received_at)
-        for frame in frames:
-            try:
-                self._frames.put(frame, timeout=self.queue_wait)
-            except queue.Full:
-                if not self.overflow:
-                    log.error("the dispatcher is not taking frames: dropping them")
-                self.overflow += 1
+        if frames:
+            self._clock.stamp(frames, received_at)
+            self._publish(frames)
         self.busy_since = None
         return len(frames)
 
@@ -151,7 +144,7 @@ class FrameQueueProtocol:
             finally:
                 self._lock.release()
         counters = dict(self._decoder_counters)
-        counters.update(connections=self.connections, overflow=self.overflow)
+        counters.update(connections=self.connections)
         return counters
 
 
@@ -187,18 +180,14 @@ class Daemon:
         self.guard = guard
         self.notifier = notifier or Notifier({})
         self.status_interval = status_interval
-        self._frames: queue.Queue[Frame | None] = queue.Queue(QUEUE_SIZE)
-        self.protocol = FrameQueueProtocol(Decoder(mode), self._frames)
-        self._guard_lock = threading.Lock()
+        self.protocol = ReaderPipeline(Decoder(mode), self._guard_and_publish)
+        self._guard_lock = threading.Lock()  # the guard's counters are read by the main thread
         self._wake = threading.Event()
         self._stop_reason: str | None = None
         self.reloading = False  # stopping to start again with a new configuration
         self._restart_reason: str | None = None  # the source's RestartRequiredError
-        self._dispatched = 0  # frames taken off the queue: the dispatcher's progress
         self._published = 0
         self._reader = _SupervisedThread("reader", self._read, self._wake)
-        self._dispatcher = _SupervisedThread("dispatch", self._dispatch, self._wake)
-        self._watched_progress = -1
 
     # -- control ---------------------------------------------------------------------------
 
@@ -230,7 +219,6 @@ class Daemon:
                 self._close_sinks(started, time.monotonic() + SHUTDOWN_BUDGET)
                 return EXIT_FAILURE
             started.append(sink)
-        self._dispatcher.start()
         self._reader.start()
         status = self._supervise()
         return self._shutdown(status)
@@ -243,22 +231,16 @@ class Daemon:
         except RestartRequiredError as request:
             self._restart_reason = str(request)
 
-    def _dispatch(self) -> None:
-        while True:
-            frame = self._frames.get()
-            if frame is _END:
-                break
-            if self.guard is None:
-                self._publish((frame,))
-            else:
-                with self._guard_lock:
-                    ready = self.guard.check(frame)
-                self._publish(ready)
-            self._dispatched += 1
-        if self.guard is not None:
-            with self._guard_lock:
-                held = self.guard.flush()
-            self._publish(held)
+    def _guard_and_publish(self, frames: list[Frame]) -> None:
+        """What the reader does with the frames of a chunk: guard them, hand them to the sinks."""
+        if self.guard is None:
+            self._publish(frames)
+            return
+        with self._guard_lock:
+            ready = []
+            for frame in frames:
+                ready += self.guard.check(frame)
+        self._publish(ready)
 
     def _publish(self, frames: Sequence[Frame]) -> None:
         for frame in frames:
@@ -293,12 +275,13 @@ class Daemon:
                     next_status = now + STATUS_REFRESH
                 next_ping = now + ping_interval
             if now >= next_status:
-                self.notifier.status(self.status_line())
+                if self.notifier.enabled:
+                    self.notifier.status(self.status_line())
                 next_status = now + STATUS_REFRESH
             if now >= next_summary:
                 log.info("summary: %s", self.summary())
                 next_summary = now + self.status_interval
-            timeout = min(next_ping, next_status, next_summary, now + HEALTH_INTERVAL) - now
+            timeout = min(next_ping, next_status, next_summary) - now
             if not opened:
                 timeout = min(timeout, open_poll)
                 open_poll = min(open_poll * 2, OPEN_POLL_MAX)
@@ -325,18 +308,18 @@ class Daemon:
 
     def _dead(self) -> list[str]:
         """The threads that died of an exception (each logged its traceback)."""
-        dead = [thread.name for thread in (self._reader, self._dispatcher) if not thread.healthy]
+        dead = [] if self._reader.healthy else [self._reader.name]
         dead += [f"the {sink.name} sink" for sink in self.sinks if not sink.status().alive]
         return dead
 
     def _making_progress(self) -> bool:
-        """Every thread alive, the reader not stuck in our code, the dispatcher not sitting on
-        a queue it does not drain.
+        """Every thread alive and the reader not stuck in our code (or in a sink's `submit`).
 
         The reader is not judged by the bytes it gets: a silent line is the source's business
         (it reopens the port), not a stuck thread. Handling a chunk, though, is bounded work
-        (decoding, and QUEUE_WAIT per frame at worst): longer than READER_STUCK means a hang."""
-        if not (self._reader.is_alive() and self._dispatcher.is_alive()):
+        (decoding, the guard, a `submit` per sink that never blocks): longer than READER_STUCK
+        means a hang."""
+        if not self._reader.is_alive():
             return False
         if not all(sink.status().alive for sink in self.sinks):
             return False
@@ -344,37 +327,23 @@ class Daemon:
         if busy_since is not None and time.monotonic() - busy_since > READER_STUCK:
             log.error("the reader is stuck on one chunk: no watchdog ping")
             return False
-        progress = self._dispatched
-        stuck = progress == self._watched_progress and self._frames.qsize() > 0
-        self._watched_progress = progress
-        if stuck:
-            log.error("the dispatcher made no progress since the last check: no watchdog ping")
-        return not stuck
+        return True
 
     # -- shutdown --------------------------------------------------------------------------
 
     def _shutdown(self, status: int) -> int:
-        """Stop reading, drain the queue through the guard, close every sink, in the budget."""
+        """Stop reading, publish what the guard holds, close every sink, in the budget."""
         deadline = time.monotonic() + SHUTDOWN_BUDGET
         if self.reloading and status == EXIT_OK:
             self.notifier.reloading(self.status_line())
         else:
             self.notifier.stopping(self.status_line())
-        dispatching = self._dispatcher.healthy and self._dispatcher.is_alive()
-        if not dispatching:
-            self.protocol.queue_wait = 0.0  # the reader must not wait for a dead dispatcher
         self.source.stop()
         self._reader.join(_remaining(deadline))
         if self._reader.is_alive():
-            log.error("the source did not stop in time")
-        if dispatching:
-            try:
-                self._frames.put(_END, timeout=_remaining(deadline))
-            except queue.Full:
-                log.error("the dispatcher is not draining its queue")
-            self._dispatcher.join(_remaining(deadline))
-        if self._dispatcher.is_alive() or not dispatching:
-            log.error("%d frames still queued for dispatch at exit", self._frames.qsize())
+            log.error("the source did not stop in time: the frames the guard holds are lost")
+        else:
+            self._flush_guard()
         if not self._close_sinks(self.sinks, deadline):
             status = EXIT_FAILURE
         if self._dead():
@@ -382,6 +351,18 @@ class Daemon:
         log.info("stopped: %s", self.summary())
         self.notifier.close()
         return status
+
+    def _flush_guard(self) -> None:
+        """Publish the frames the guard holds back (the reader has ended: nothing else feeds
+        the sinks now)."""
+        if self.guard is None:
+            return
+        with self._guard_lock:
+            held = self.guard.flush()
+        try:
+            self._publish(held)
+        except Exception:  # the sink that broke the reader may break here too
+            log.exception("publishing the frames held by the guard failed")
 
     @staticmethod
     def _close_sinks(sinks: Sequence[Sink], deadline: float) -> bool:
@@ -403,14 +384,14 @@ class Daemon:
         if self.guard is not None:
             with self._guard_lock:
                 counters.update(self.guard.stats.as_dict())
-        counters.update(published=self._published, queued=self._frames.qsize())
+        counters["published"] = self._published
         return counters
 
     def status_line(self) -> str:
         """What `systemctl status` shows: the live figures, in a few words."""
         counters = self.counters()
         rejected = sum(n for name, n in counters.items() if name.startswith("rejected_"))
-        backlog = counters["queued"] + sum(sink.status().backlog for sink in self.sinks)
+        backlog = sum(sink.status().backlog for sink in self.sinks)
         figures = (
             f"{counters['frames']} frames, {rejected} groups rejected, "
             f"{counters.get('held', 0)} values held back, backlog {backlog}"

@@ -1,10 +1,15 @@
 """What every sink (database writer, socket server, stdout printer) offers the pipeline.
 
-The pipeline hands each frame to every sink's `submit` from one dispatch thread; `submit` must
-return at once. What a sink does when it cannot keep up is its own policy: the database never
-drops (memory, then an on-disk spool), the socket server drops a client that stops reading.
-Each sink that needs a thread runs its own `Worker`, so a crash is logged with its traceback and
-seen by the daemon's supervision (`status().alive`), which then exits non-zero.
+The pipeline hands each frame to every sink's `submit` in order, from one thread at a time: the
+reader thread, right after decoding and the guard (and at shutdown, once the reader has ended,
+the main thread, with the frames the guard still held). `submit` must return at once: no
+blocking, no I/O, since the next bytes of the line wait meanwhile. And it must not wake the
+sink's thread for a frame the sink has nothing to do with (no client connected, a frame that
+`store_interval` leaves out): on a Pi Zero's single core a wake-up costs more than a frame.
+What a sink does when it cannot keep up is its own policy: the database never drops (memory,
+then an on-disk spool), the socket server drops a client that stops reading. Each sink that
+needs a thread runs its own `Worker`, so a crash is logged with its traceback and seen by the
+daemon's supervision (`status().alive`), which then exits non-zero.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class Sink(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, frame: Frame) -> None:
-        """Accept one frame without blocking the caller."""
+        """Accept one frame without blocking the caller (the reader thread), and without
+        waking the sink's own thread unless the frame gives it something to do."""
 
     @abc.abstractmethod
     def close(self, timeout: float) -> None:

@@ -119,7 +119,7 @@ class CollectingSink(Sink):
 
 
 class BlockingSubmitSink(CollectingSink):
-    """Breaks the contract: `submit` blocks while `gate` is cleared (a stuck dispatcher)."""
+    """Breaks the contract: `submit` blocks while `gate` is cleared (it stalls the reader)."""
 
     def submit(self, frame: Frame) -> None:
         self.gate.wait()

@@ -4,7 +4,6 @@ key, so frames decoded from one chunk must not share it, or all but one row is i
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import sqlite3
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from teleinforeader.daemon import ArrivalClock, FrameQueueProtocol
+from teleinforeader.daemon import ArrivalClock, ReaderPipeline
 from teleinforeader.tic import Decoder, Frame
 from tests.daemon.daemon_helpers import steady_line
 from tests.faults.fault_helpers import daemon_environment
@@ -33,14 +32,13 @@ def assert_strictly_increasing(times: list[datetime]) -> None:
 
 
 def test_frames_of_one_chunk_get_distinct_increasing_utc_times() -> None:
-    queued: queue.Queue[Frame | None] = queue.Queue()
-    protocol = FrameQueueProtocol(Decoder(), queued)
+    stamped: list[Frame] = []
+    protocol = ReaderPipeline(Decoder(), stamped.extend)
     line = steady_line(12)
     before = datetime.now(timezone.utc)
     protocol.data_received(b"".join(line[:5]))  # a reader that fell behind
     protocol.data_received(line[5])
     protocol.data_received(b"".join(line[6:]))
-    stamped = [queued.get_nowait() for _ in range(12)]
     times = [frame.received_at for frame in stamped]
     assert [frame["BASE"] for frame in stamped] == [f"{1_000_000 + n:09d}" for n in range(12)]
     assert_strictly_increasing(times)

@@ -15,6 +15,7 @@ import pytest
 
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server import ServerSink, create_server_sink
+from teleinforeader.sinks.server import sink as server_sink_module
 from teleinforeader.tic import Frame, decode, encode_frame
 from tests.server.server_helpers import (
     DATA,
@@ -27,6 +28,7 @@ from tests.server.server_helpers import (
     submit_paced,
 )
 from tests.server.test_jsonline import HISTORIC_SINGLE_PHASE
+from tests.support.threads import settled_sleeps, sleeps
 from tests.support.waiting import wait_for
 
 Start = Callable[..., ServerSink]
@@ -244,17 +246,52 @@ def test_close_gives_up_on_a_stuck_client(start_server: Start, connect: Connect)
     assert indexes == list(range(len(indexes))) and len(indexes) < 2000
 
 
-def test_submit_never_blocks_and_keeps_the_newest_frames(connect: Connect) -> None:
-    sink = ServerSink(ServerSettings(host="127.0.0.1", port=0), handoff_limit=4)
-    for index in range(10):  # no server thread yet: nothing drains the hand-off
+def test_with_no_client_a_frame_wakes_nothing_and_the_next_client_gets_it_at_once(
+    start_server: Start, connect: Connect
+) -> None:
+    sink = start_server()
+    before = settled_sleeps("server")  # the server thread waits in its selector
+    for index in range(50):
         sink.submit(historic_frame(index))
+    assert sleeps("server") == before
     status = sink.status()
-    assert status.backlog == 4 and status.counters["handoff_dropped"] == 6
+    assert status.backlog == 0 and status.counters["frames"] == 50 and status.progress == 50
+    client = connect(sink.address)
+    assert client.read_index() == 49  # the latest, as soon as it connects
+    sink.submit(historic_frame(50))
+    assert client.read_index() == 50
+    client.close()
+    wait_for(connected(sink, 0))
+    sink.submit(historic_frame(51))  # nobody listens again: kept, not sent
+    assert connect(sink.address).read_index() == 51
+
+
+def test_submit_never_blocks_and_a_lagging_server_keeps_the_newest_frames(
+    start_server: Start, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encoding = threading.Event()
+    resume = threading.Event()
+    real_encoder = server_sink_module.frame_to_json_line
+
+    def slow_encoder(frame: Frame) -> bytes:  # the server thread stuck on one frame
+        encoding.set()
+        resume.wait(WAIT)
+        return real_encoder(frame)
+
+    monkeypatch.setattr(server_sink_module, "frame_to_json_line", slow_encoder)
+    sink = ServerSink(ServerSettings(host="127.0.0.1", port=0), handoff_limit=4)
     sink.start()
     try:
-        wait_for(lambda: sink.status().backlog == 0)
-        assert counter(sink, "frames") == 4 and sink.status().progress == 4
-        assert connect(sink.address).read_index() == 9
+        client = connect(sink.address)
+        wait_for(connected(sink, 1))
+        sink.submit(historic_frame(0))
+        assert encoding.wait(WAIT)
+        for index in range(1, 11):  # none of these may wait for the server thread
+            sink.submit(historic_frame(index))
+        status = sink.status()
+        assert status.backlog == 4 and status.counters["handoff_dropped"] == 6
+        resume.set()
+        assert [client.read_index() for _ in range(5)] == [0, 7, 8, 9, 10]
     finally:
         sink.close(1.0)
 

@@ -1,9 +1,11 @@
 """The database sink: one writer thread, batched inserts, and no frame lost to an outage.
 
-Plan: `submit` (dispatch thread) only decides whether the frame is due for storage
-(`store_interval`) and appends it to an in-memory deque. The writer thread wakes every
-`flush_interval`, or sooner when `batch_size` frames wait, and writes them with one
-parameterised `executemany` per table and one commit per batch. While the database is away it
+Plan: `submit` (the reader thread) only decides whether the frame is due for storage
+(`store_interval`) and appends it to an in-memory deque. The writer thread sleeps until a frame
+is due, then writes what waits once `flush_interval` has passed since its last write (at once
+after a quiet spell, sooner when `batch_size` frames wait), with one parameterised
+`executemany` per table and one commit per batch: between two stored frames it does not wake
+at all. While the database is away it
 reconnects with a doubling backoff. Whenever more than `memory_backlog` frames wait, whether
 the database is away or merely slower than the input (a full-speed replay, a stalled SD card, a
 statement hanging on a stuck server), a second thread moves the oldest to the on-disk spool, so
@@ -29,6 +31,7 @@ counted: memory is the last place left, and the daemon keeps running.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -109,7 +112,9 @@ class DatabaseSink(Sink):
         # Held only for instants, so status() counts each frame once without waiting on I/O.
         self._memory_lock = threading.Lock()
         self._last_stored: dict[tuple[str, str | None], datetime] = {}
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # write now: a full batch, or closing
+        self._arrived = threading.Event()  # a frame is due: the idle writer has work
+        self._last_write = -math.inf  # when the writer last wrote what waited (its clock)
         self._stopping = threading.Event()
         self._closed = False
         self._connection: Any = None
@@ -139,6 +144,8 @@ class DatabaseSink(Sink):
             return
         self._memory.append(frame)
         self.counters["accepted"] += 1
+        if not self._arrived.is_set():
+            self._arrived.set()
         if len(self._memory) >= self.settings.batch_size:
             self._wake.set()
         self._check_memory_bound()
@@ -149,6 +156,7 @@ class DatabaseSink(Sink):
         self._stopping.set()
         self._spill_wanted.set()
         self._wake.set()
+        self._arrived.set()
         if self._worker.ident is None:  # never started: nothing else will keep the frames
             self._spill(keep=0)
         elif self._worker.is_alive():
@@ -208,6 +216,7 @@ class DatabaseSink(Sink):
             if self._connection is not None:
                 try:
                     self._drain(stopping)
+                    self._last_write = self._clock()
                 except DatabaseAwayError as exc:
                     log.warning("database connection lost: %s", exc)
                     self._disconnect()
@@ -216,10 +225,30 @@ class DatabaseSink(Sink):
                 if self._connection is None:  # nothing else will keep them now
                     self._spill(keep=0)
                 break
-            self._wake.wait(self.settings.flush_interval)
-            self._wake.clear()
+            self._wait_for_work()
         self._disconnect()
         self._close_spool()
+
+    def _wait_for_work(self) -> None:
+        """Sleep until the next write is due. Connected with nothing waiting: until a frame
+        comes, then until `flush_interval` has passed since the last write (often at once).
+        Anything else (frames waiting, the database away): `flush_interval`."""
+        interval = self.settings.flush_interval
+        if self._connection is not None and not self._waiting():
+            self._arrived.clear()
+            # Checked after the clear, so that a frame (or close()) that came is not missed.
+            if not self._waiting() and not self._stopping.is_set():
+                self._arrived.wait()
+            interval = self._last_write + interval - self._clock()
+        if interval > 0:
+            self._wake.wait(interval)
+        self._wake.clear()
+
+    def _waiting(self) -> bool:
+        """Frames in memory or rows in the spool (read without the locks: a frame that
+        arrives right after is announced by `_arrived`)."""
+        spool = self._spool
+        return bool(self._memory) or (spool is not None and spool.pending > 0)
 
     def _run_spiller(self) -> None:
         """Keep memory within `memory_backlog` whatever the writer is doing: a statement may

@@ -1,6 +1,6 @@
 """The socket server sink: every frame, as one JSON line, to every TCP client.
 
-Plan: `submit` (dispatch thread) appends the frame to a bounded hand-off deque and, unless a
+Plan: `submit` (the reader thread) appends the frame to a bounded hand-off deque and, unless a
 wake-up is already on its way, writes one byte to a socketpair; that is all it does, so it never
 blocks. One server thread owns every socket through a selector: it accepts (allow list,
 `max_clients`, a polite JSON refusal), encodes each frame once, offers the line to every client
@@ -15,9 +15,11 @@ first of them is due. In the steady state a frame's line goes out at once, as wi
 With `[server] teleinfomonitor`, the line carries TeleInfoMonitor's ten labels mapped for any
 meter (`teleinfomonitor_json_line`) instead of the meter's own groups.
 
-The line is encoded in the server thread, and only when someone listens: with no client
-connected (the usual case on a Pi) a frame costs an append, and the latest frame is encoded
-when a client connects, which then gets it at once.
+With no client connected (the usual case on a Pi) nothing wakes the server thread for a frame:
+`submit` only keeps it as the latest, and the latest frame is encoded when a client connects,
+which then gets it at once. Which of the two `submit` does is decided under a lock, the same one
+under which the server thread, when its first client comes or its last one goes, switches
+between them, so that no frame falls between the latest and the hand-off.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import errno
 import logging
 import selectors
 import socket
+import threading
 import time
 from collections import deque
 
@@ -72,14 +75,18 @@ class ServerSink(Sink):
         self._accept_paused_until: float | None = None
         self._clients: dict[int, Client] = {}
         self._paced: set[Client] = set()  # clients whose next line waits for its time
+        # Under _feeding: whether frames go to the hand-off (someone listens) or only replace
+        # the latest; the latest itself, while nobody listens.
+        self._feeding = threading.Lock()
+        self._listened = False
         self._latest: Frame | None = None
-        self._latest_line: bytes | None = None
+        self._encoded: tuple[Frame, bytes] | None = None  # the last frame encoded, and its line
         self._encode = teleinfomonitor_json_line if settings.teleinfomonitor else frame_to_json_line
         self.connection_log = ConnectionLog()  # clients come and go: a bounded number of lines
         self._worker: Worker | None = None
         self.address: tuple[str, int] | None = None
         self._counters = {
-            "frames": 0,  # taken from the hand-off and broadcast
+            "frames": 0,  # submitted
             "connects": 0,  # connections accepted by the kernel, refused ones included
             "refused": 0,  # over max_clients or outside the allow list
             "dropped_slow": 0,  # clients disconnected because their queue was full
@@ -107,10 +114,15 @@ class ServerSink(Sink):
     def submit(self, frame: Frame) -> None:
         if self._stopping:
             return
-        handoff = self._handoff
-        if len(handoff) == handoff.maxlen:
-            self._counters["handoff_dropped"] += 1
-        handoff.append(frame)
+        self._counters["frames"] += 1
+        with self._feeding:
+            if not self._listened:  # nobody to send it to: keep it for the next client
+                self._latest = frame
+                return
+            handoff = self._handoff
+            if len(handoff) == handoff.maxlen:
+                self._counters["handoff_dropped"] += 1
+            handoff.append(frame)
         if not self._wake_pending:
             self._wake_pending = True
             self._wake()
@@ -195,13 +207,10 @@ class ServerSink(Sink):
 
     def _broadcast(self) -> None:
         handoff = self._handoff
-        counters = self._counters
         while handoff:
-            self._latest = handoff.popleft()
-            self._latest_line = None
-            counters["frames"] += 1
+            frame = self._latest = handoff.popleft()
             if self._clients:
-                line = self._latest_json_line()
+                line = self._json_line(frame)
                 now = time.monotonic()
                 for client in list(self._clients.values()):
                     self._deliver(client, line, now)
@@ -230,11 +239,20 @@ class ServerSink(Sink):
         else:
             self._paced.discard(client)
 
-    def _latest_json_line(self) -> bytes:
-        if self._latest_line is None:
-            assert self._latest is not None
-            self._latest_line = self._encode(self._latest)
-        return self._latest_line
+    def _json_line(self, frame: Frame) -> bytes:
+        """`frame` encoded, once whatever the number of clients that get it."""
+        encoded = self._encoded
+        if encoded is None or encoded[0] is not frame:
+            encoded = self._encoded = (frame, self._encode(frame))
+        return encoded[1]
+
+    def _listen(self, listened: bool) -> None:
+        """The first client came (True) or the last one went (False): switch what `submit`
+        does with a frame. Going quiet, what the hand-off still holds only updates the latest."""
+        with self._feeding:
+            self._listened = listened
+            while not listened and self._handoff:
+                self._latest = self._handoff.popleft()
 
     def _deliver(self, client: Client, line: bytes, now: float) -> None:
         skipped = client.skipped
@@ -326,8 +344,11 @@ class ServerSink(Sink):
             address,
             len(self._clients),
         )
-        if self._latest is not None:
-            self._deliver(client, self._latest_json_line(), time.monotonic())
+        if not self._listened:
+            self._listen(True)
+        latest = self._latest  # from here on, newer frames come through the hand-off
+        if latest is not None:
+            self._deliver(client, self._json_line(latest), time.monotonic())
 
     def _refuse(self, sock: socket.socket, address: str, line: bytes) -> None:
         """Say why in one JSON line, then hang up."""
@@ -363,6 +384,8 @@ class ServerSink(Sink):
         self._selector.unregister(client.sock)  # type: ignore[union-attr]
         client.close()
         self._counters["disconnects"] += 1
+        if not self._clients and not self._stopping:
+            self._listen(False)
         if reason is not None:
             self.connection_log.event(
                 "closed", logging.INFO, "client %s %s", client.address, reason

@@ -11,10 +11,12 @@ module needs to
 - ride out an unplugged adapter or a closed socket: log once, retry with exponential backoff
   (1 s doubling to 30 s), log when it is back. It never gives up and never spins.
 
-Idle costs nothing: every read blocks in the kernel with a timeout set to the next deadline (the
-silence, or the next speed to try), and is changed only when a deadline moves, because each change
-is a termios call. `stop()` interrupts a read with pyserial's `cancel_read` (or a socket shutdown
-for socket://) and a backoff wait through an Event.
+Reading costs a wake-up per frame or two, whatever the port's arrival pattern: in a frame, the
+reader sleeps until the rest of it is due at the line's speed (`FrameTimer`), then takes it in
+one read (`PortReader`); between frames it blocks until the next one begins. Idle costs nothing:
+every wait blocks in the kernel until the next deadline (the silence, or the next speed to try).
+`stop()` ends a read or a pause through a pipe (or pyserial's `cancel_read` where a port has no
+descriptor), and a backoff wait through an Event.
 
 A socket:// URL reaches a line whose speed is set at the far end (ser2net, an ESP bridge), so no
 speed is tried there: the bytes are taken as they come and the decoder tells the mode.
@@ -22,12 +24,12 @@ speed is tried there: the bytes are taken as they come and the decoder tells the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import grp
 import logging
 import os
 import pwd
-import socket
 import termios
 import threading
 import time
@@ -38,7 +40,9 @@ import serial
 
 from teleinforeader.sources.base import ReaderProtocol, Source
 from teleinforeader.sources.devicepolicy import DevicePolicy, is_policy_refusal
+from teleinforeader.sources.frametimer import FrameTimer, byte_seconds
 from teleinforeader.sources.pacing import BAUD_OF_MODE, HISTORIC_BAUD, STANDARD_BAUD
+from teleinforeader.sources.portreader import PortReader
 from teleinforeader.tic.decoder import AUTO, MODES
 
 log = logging.getLogger(__name__)
@@ -52,8 +56,6 @@ AUTO_BAUDS = (
 FAR_END_SPEED_SCHEMES = ("socket://",)
 # What a port can raise: pyserial wraps most errors, not termios ones from a reconfiguration.
 PORT_ERRORS = (serial.SerialException, OSError, termios.error)
-_MIN_READ_TIMEOUT = 0.01  # 0 would make pyserial non-blocking: a spin
-_UNINTERRUPTIBLE_READ_TIMEOUT = 1.0  # rfc2217:// reads cannot be cancelled: bound stop latency
 
 
 class SilentLineError(Exception):
@@ -134,7 +136,9 @@ class SerialSource(Source):
         self._stop = threading.Event()
         self._open_now = threading.Event()
         self._lock = threading.Lock()
-        self._port: Any = None  # the open port, for stop() to interrupt
+        self._reader: PortReader | None = None  # reading the open port, for stop() to interrupt
+        self._stop_pipe: tuple[int, int] | None = None  # wakes a read or a pause on stop()
+        self._timer = FrameTimer()
         self._delay = backoff_initial
         self._in_outage = False
         self._outage_failures = 0
@@ -183,12 +187,29 @@ class SerialSource(Source):
     def stop(self) -> None:
         self._stop.set()
         with self._lock:
-            if self._port is not None:
-                _interrupt_read(self._port)
+            if self._stop_pipe is not None:
+                with contextlib.suppress(BlockingIOError):  # full: a stop is pending anyway
+                    os.write(self._stop_pipe[1], b"\0")
+            if self._reader is not None:
+                self._reader.interrupt()
 
     # -- the reader thread -----------------------------------------------------------------
 
     def run(self, protocol: ReaderProtocol) -> None:
+        with self._lock:
+            self._stop_pipe = os.pipe()
+            os.set_blocking(self._stop_pipe[1], False)
+            if self._stop.is_set():  # stopped before it ran
+                os.write(self._stop_pipe[1], b"\0")
+        try:
+            self._run(protocol)
+        finally:
+            with self._lock:
+                for fd in self._stop_pipe:
+                    os.close(fd)
+                self._stop_pipe = None
+
+    def _run(self, protocol: ReaderProtocol) -> None:
         while not self._stop.is_set():
             port = self._open()
             if port is None:
@@ -266,7 +287,7 @@ class SerialSource(Source):
 
     def _close(self, port: Any) -> None:
         with self._lock:
-            self._port = None
+            self._reader = None
         self._open_now.clear()
         try:
             port.close()
@@ -277,13 +298,15 @@ class SerialSource(Source):
         """Read until stopped (None), the port fails (its error) or the line is silent."""
         self._locked = False
         protocol.connection_made(self.describe())
+        assert self._stop_pipe is not None
+        reader = PortReader(port, self._stop_pipe[0])
         with self._lock:
-            self._port = port
+            self._reader = reader
         self._open_now.set()
-        interruptible = hasattr(port, "cancel_read") or self.far_end_speed
+        timer = self._timer
+        timer.restart(self._seconds_per_byte())
         now = time.monotonic()
         last_frame = trying_since = now
-        retime = True  # the read timeout must be set for a new deadline
         while not self._stop.is_set():
             deadline = last_frame + self.silence_timeout
             if now >= deadline:
@@ -295,28 +318,31 @@ class SerialSource(Source):
                         self._try_next_speed(port)
                     except PORT_ERRORS as exc:  # reopened at the next speed after a backoff
                         return exc
-                    trying_since, retime = now, True
+                    timer.restart(self._seconds_per_byte())
+                    reader.deadline_moved()
+                    trying_since = now
                     continue
                 deadline = min(deadline, next_speed_at)
-            if retime:
-                timeout = max(deadline - now, _MIN_READ_TIMEOUT)
-                if not interruptible:
-                    timeout = min(timeout, _UNINTERRUPTIBLE_READ_TIMEOUT)
-                _set_read_timeout(port, timeout)
+            pause = timer.pause()
             try:
-                data = port.read(port.in_waiting or 1)
+                data = reader.read(deadline - now, pause)
             except PORT_ERRORS as exc:
                 return exc
             now = time.monotonic()
-            retime = not data  # a timeout: the next deadline may be further away
             if not data:
+                if pause:
+                    timer.stalled()  # nothing for a whole pause: wait for the next byte
                 continue
             self._counters["bytes"] += len(data)
             frames = protocol.data_received(data)
+            timer.seen(data)
             if frames:
                 last_frame = now
                 self._got_frames(frames)
         return None
+
+    def _seconds_per_byte(self) -> float | None:
+        return None if self.baud is None else byte_seconds(self.baud)
 
     def _got_frames(self, frames: int) -> None:
         self._counters["frames"] += frames
@@ -349,27 +375,3 @@ class SerialSource(Source):
                 again,
             )
         return error
-
-
-def _set_read_timeout(port: Any, timeout: float) -> None:
-    try:
-        port.timeout = timeout
-    except termios.error as exc:
-        # A pty keeps CS8 whatever is asked, so pyserial sees the settings differ from 7E1 and
-        # rewrites them; the kernel refuses a rewrite that changes nothing (EINVAL). The timeout
-        # is pyserial's own select() timeout, stored before that rewrite: it is in force.
-        log.debug("%s: %s (settings not rewritten, timeout kept)", port.name, exc)
-
-
-def _interrupt_read(port: Any) -> None:
-    """Make a blocking read on `port` return now, from another thread."""
-    try:
-        if hasattr(port, "cancel_read"):
-            port.cancel_read()
-            return
-        # socket:// has no cancel_read; shutting the socket down wakes its select(). The
-        # duplicate descriptor is closed at once; the shutdown applies to the connection.
-        with socket.socket(fileno=os.dup(port.fileno())) as connection:
-            connection.shutdown(socket.SHUT_RDWR)
-    except PORT_ERRORS as exc:
-        log.debug("interrupting a read: %s", exc)

@@ -8,6 +8,7 @@ import resource
 import socket
 import threading
 import time
+import tty
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from source_helpers import (
 from teleinforeader.settings import SourceSettings
 from teleinforeader.sources import create_source
 from teleinforeader.sources.serialport import SerialSource, SilentLineError
+from tests.support.threads import thread_sleeps
 
 LOGGER = "teleinforeader.sources.serialport"
 FAST = {"detect_timeout": 0.3, "backoff_initial": 0.05, "backoff_max": 0.2}
@@ -166,6 +168,37 @@ def test_an_idle_source_does_not_spin(historic_meter: PtyMeter) -> None:
         after = resource.getrusage(resource.RUSAGE_SELF)
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert used < 0.5
+
+
+def test_bytes_that_come_one_at_a_time_wake_the_reader_a_few_times_a_frame() -> None:
+    """A UART without FIFO hands each byte over alone (here at 9600 baud's pace): the reader
+    sleeps until the rest of the frame is due, instead of waking for every byte."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    frames = [standard_frame(1_000 + n) for n in range(12)]
+    protocol = DecodingProtocol("standard")
+    source = SerialSource(os.ttyname(slave), mode="standard", **FAST)
+    try:
+        with SourceThread(source, protocol) as running:
+            wait_for(lambda: source.ready)
+            reader = running.thread.native_id
+            assert reader is not None
+            before = thread_sleeps(reader)
+            byte_time = 10 / 9600
+            due = time.monotonic()
+            for byte in b"".join(frames):
+                due += byte_time
+                time.sleep(max(due - time.monotonic(), 0))
+                os.write(master, bytes((byte,)))
+            wait_for(lambda: len(protocol.frames) == len(frames))
+            woken = thread_sleeps(reader) - before
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert [frame["EAST"] for frame in protocol.frames] == [f"{1_000 + n:09d}" for n in range(12)]
+    assert protocol.decoder.stats.rejected_groups == 0
+    # Once a byte would be len(frame) wake-ups a frame, about 120.
+    assert woken <= 5 * len(frames), woken
 
 
 def test_unplugged_adapter_is_retried_and_comes_back(

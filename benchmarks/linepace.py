@@ -7,23 +7,25 @@ latency timer at 1200 baud), 16 from a FIFO, 64 from a USB packet. What costs th
 not decoding; a Pi Zero has one core, about 20 times slower than this machine's.
 
 The daemon runs as systemd runs it (a real process, `benchmarks.process`): the serial source on
-a pty, SQLite (one row every 5 s, as installed), the socket server with one TCP client, the
-watchdog of the unit (60 s). A writer thread plays a simulated meter's frames on the pty's
-master at the line's pace: 10 bits a byte (7E1, or 8N1 as a pty is opened), each arrival written
-when its last byte would be in, a frame's last arrival when its ETX is (the UART's receive
-timeout, the adapter's latency timer), and 25 ms between frames (the TIC gap: 16.7 to 33.4 ms).
+a pty, SQLite (one row every 5 s, as installed), the socket server, the web server with no
+browser, the watchdog of the unit (60 s). A writer thread plays a simulated meter's frames on
+the pty's master at the line's pace: 10 bits a byte (7E1, or 8N1 as a pty is opened), each
+arrival written when its last byte would be in, a frame's last arrival when its ETX is (the
+UART's receive timeout, the adapter's latency timer), and 25 ms between frames (the TIC gap is
+16.7 to 33.4 ms).
 
 For each line (historic single-phase at 1200 baud, standard three-phase at 9600) and each
-arrival size, over the frames after the first WARMUP ones:
+arrival size, one daemon is measured over MEASURED frames with no client (the usual case on a
+Pi), then over MEASURED more with one TCP client:
 
 - CPU per frame: the daemon's own CPU time (utime + stime, summed over its threads from
   /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames);
 - the ratio to the same daemon's CPU per frame when the same frames are written to the pty as
-  fast as it reads them (full speed), measured in the same run;
+  fast as it reads them (full speed, no client), measured in the same run;
 - sleeps per frame: how often the reader thread blocked and was woken again (its voluntary
   context switches), then the same over all the daemon's threads (the hops between threads);
-- delivery latency, p50 and p99: from the write of the frame's last byte to the arrival of its
-  JSON line at the client (frames are matched by content, in order).
+- with the client, the delivery latency, p50 and p99: from the write of a frame's last byte to
+  the arrival of its JSON line at the client (frames are matched by content, in order).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ LINES = (
 )
 ARRIVALS = (1, 2, 16, 64)
 WARMUP = 3  # frames: the guard holds the first index until the second frame confirms it
-MEASURED = 30  # frames per line and arrival size, about 40 s each
+MEASURED = 20  # frames per line, arrival size and phase (no client, one client): 26 s each
+SETTLED = 2  # frames between the client's arrival and its measure
+SAMPLE_DELAY = 0.3  # seconds after a frame's last byte when CPU is sampled: it is handled by then
 FULL_SPEED_FRAMES = 3000
 FRAME_GAP = 0.025  # seconds between a frame's ETX and the next STX
 UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.service
@@ -63,11 +67,10 @@ TIMEOUT = 120.0
 FrameKey = tuple[tuple[str, str], ...]
 
 
-class Row(NamedTuple):
+class Window(NamedTuple):
     cpu_us: float  # per frame
     reader_sleeps: float  # per frame
     all_sleeps: float  # per frame
-    latencies: list[float]  # seconds, one per measured frame delivered
 
 
 def write_config(directory: Path, device: str, mode: str, port: int) -> Path:
@@ -76,6 +79,7 @@ def write_config(directory: Path, device: str, mode: str, port: int) -> Path:
         f'[source]\ntype = "serial"\ndevice = "{device}"\nmode = "{mode}"\n'
         f'[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'  # on, as installed; no browser
         f'[daemon]\nstate_directory = "{directory / "state"}"\n'
     )
     return config
@@ -86,15 +90,7 @@ class LineClient(threading.Thread):
 
     def __init__(self, port: int) -> None:
         super().__init__(daemon=True)
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-                break
-            except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         self.arrivals: list[tuple[float, FrameKey]] = []
 
     def run(self) -> None:
@@ -112,13 +108,6 @@ class LineClient(threading.Thread):
                 for line in lines:
                     frame = json.loads(line)["frame"]
                     self.arrivals.append((arrived, tuple(frame.items())))
-
-    def wait_for(self, lines: int) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while len(self.arrivals) < lines:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the client got {len(self.arrivals)} of {lines} lines")
-            time.sleep(0.01)
 
 
 class LineFeeder(threading.Thread):
@@ -148,6 +137,15 @@ class LineFeeder(threading.Thread):
             self.written_at.append(time.monotonic())
             due += FRAME_GAP
 
+    def wait_written(self, frames: int) -> None:
+        """Until `frames` frames are on the line, and SAMPLE_DELAY more for the daemon."""
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.written_at) < frames:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(self.written_at)} of {frames} frames written")
+            time.sleep(0.01)
+        time.sleep(max(self.written_at[frames - 1] + SAMPLE_DELAY - time.monotonic(), 0))
+
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
@@ -156,17 +154,28 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class Bench:
-    """One daemon on a fresh pty and state directory, with its client."""
+    """One daemon on a fresh pty and state directory."""
 
     def __init__(self, directory: Path, mode: str, watchdog_usec: int) -> None:
         directory.mkdir()
         self.master, self.slave = os.openpty()
-        port = free_port()
-        config = write_config(directory, os.ttyname(self.slave), mode, port)
+        self.port = free_port()
+        config = write_config(directory, os.ttyname(self.slave), mode, self.port)
         self.daemon = Daemon(directory, config, watchdog_usec=watchdog_usec)
         self.daemon.seconds_to_ready()
-        self.client = LineClient(port)
-        self.client.start()
+
+    def connect(self) -> LineClient:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                client = LineClient(self.port)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        client.start()
+        return client
 
     def close(self) -> None:
         try:
@@ -180,7 +189,7 @@ def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
     """CPU µs per frame with the frames written to the pty as fast as the daemon reads them."""
     bench = Bench(directory, mode, PROGRESS_WATCHDOG_USEC)
     try:
-        time.sleep(0.5)  # the client accepted, the first ping sent
+        time.sleep(0.5)  # started, the first ping sent
         before = bench.daemon.cpu_ns()
         LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], None).start()
         deadline = time.monotonic() + TIMEOUT
@@ -193,31 +202,48 @@ def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
         bench.close()
 
 
-def paced(directory: Path, mode: str, frames: Sequence[bytes], arrival: int) -> Row:
+def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: int) -> Window:
+    """The daemon's CPU and sleeps per frame while frames `first` to `last` (excluded) came."""
+    feeder.wait_written(first)
+    cpu, reader_sleeps, all_sleeps = daemon.cpu_ns(), daemon.sleeps(reader), daemon.sleeps()
+    feeder.wait_written(last)
+    frames = last - first
+    return Window(
+        (daemon.cpu_ns() - cpu) / frames / 1000,
+        (daemon.sleeps(reader) - reader_sleeps) / frames,
+        (daemon.sleeps() - all_sleeps) / frames,
+    )
+
+
+def paced(
+    directory: Path, mode: str, frames: Sequence[bytes], arrival: int
+) -> tuple[Window, Window, list[float]]:
+    """(no client, one client, the client's latencies in seconds)."""
+    quiet_end = WARMUP + MEASURED
+    listened_from = quiet_end + SETTLED
     bench = Bench(directory, mode, UNIT_WATCHDOG_USEC)
     try:
-        daemon, client = bench.daemon, bench.client
+        daemon = bench.daemon
         (reader,) = daemon.thread_ids("reader")
         feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], arrival)
         feeder.start()
-        client.wait_for(WARMUP)
-        cpu, reader_sleeps, all_sleeps = daemon.cpu_ns(), daemon.sleeps(reader), daemon.sleeps()
-        client.wait_for(len(frames))
-        cpu = daemon.cpu_ns() - cpu
-        reader_sleeps = daemon.sleeps(reader) - reader_sleeps
-        all_sleeps = daemon.sleeps() - all_sleeps
+        quiet = _window(daemon, reader, feeder, WARMUP, quiet_end)
+        client = bench.connect()
+        listened = _window(daemon, reader, feeder, listened_from, len(frames))
         feeder.join()
     finally:
         bench.close()
-    measured = len(frames) - WARMUP
-    latencies = _latencies(frames, feeder.written_at, client.arrivals)
-    return Row(cpu / measured / 1000, reader_sleeps / measured, all_sleeps / measured, latencies)
+    return quiet, listened, _latencies(frames, feeder.written_at, client.arrivals, listened_from)
 
 
 def _latencies(
-    frames: Sequence[bytes], written_at: Sequence[float], arrivals: Sequence[tuple[float, FrameKey]]
+    frames: Sequence[bytes],
+    written_at: Sequence[float],
+    arrivals: Sequence[tuple[float, FrameKey]],
+    first: int,
 ) -> list[float]:
-    """Seconds from each measured frame's last byte to its line, matching equal frames in order."""
+    """Seconds from each frame's last byte to its line, from frame `first` on, matching equal
+    frames in order."""
     waiting: dict[FrameKey, deque[int]] = defaultdict(deque)
     for index, raw in enumerate(frames):
         (frame,) = decode(raw)
@@ -225,11 +251,12 @@ def _latencies(
     latencies = []
     for arrived, key in arrivals:
         indexes = waiting.get(key)
+        while indexes and indexes[0] < first:  # sent before the client came
+            indexes.popleft()
         if not indexes:  # a frame the guard changed: nothing to match it with
             continue
         index = indexes.popleft()
-        if index >= WARMUP:
-            latencies.append(arrived - written_at[index])
+        latencies.append(arrived - written_at[index])
     return latencies
 
 
@@ -241,6 +268,7 @@ def _percentile(values: list[float], percent: int) -> float:
 
 def main() -> None:
     rows: list[tuple[object, ...]] = []
+    paced_frames = WARMUP + 2 * MEASURED + SETTLED
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for name, profile in LINES:
@@ -248,32 +276,38 @@ def main() -> None:
             mode = simulator.profile.mode
             frames = list(islice(simulator.frames(), FULL_SPEED_FRAMES))
             fast = full_speed(directory / f"{profile}-fast", mode, frames)
-            rows.append((name, "full speed", fast, 1.0, "", "", "", ""))
+            rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", ""))
             for arrival in ARRIVALS:
-                row = paced(
-                    directory / f"{profile}-{arrival}", mode, frames[: WARMUP + MEASURED], arrival
+                quiet, listened, latencies = paced(
+                    directory / f"{profile}-{arrival}", mode, frames[:paced_frames], arrival
                 )
                 rows.append(
                     (
                         name,
                         arrival,
-                        row.cpu_us,
-                        row.cpu_us / fast,
-                        f"{row.reader_sleeps:.1f}",
-                        f"{row.all_sleeps:.1f}",
-                        f"{_percentile(row.latencies, 50) * 1000:.1f}",
-                        f"{_percentile(row.latencies, 99) * 1000:.1f}",
+                        quiet.cpu_us,
+                        quiet.cpu_us / fast,
+                        f"{quiet.reader_sleeps:.1f}",
+                        f"{quiet.all_sleeps:.1f}",
+                        listened.cpu_us,
+                        listened.cpu_us / fast,
+                        f"{listened.all_sleeps:.1f}",
+                        f"{_percentile(latencies, 50) * 1000:.1f}",
+                        f"{_percentile(latencies, 99) * 1000:.1f}",
                     )
                 )
     print_table(
-        f"At the line's pace: {MEASURED} frames per row on a pty at 1200 (historic) or 9600 "
-        "(standard) baud, SQLite every 5 s, socket server, 1 client",
+        f"At the line's pace: a pty at 1200 (historic) or 9600 (standard) baud, SQLite every 5 s; "
+        f"{MEASURED} frames with no client, then {MEASURED} with 1 client (full speed: no client)",
         [
             "line",
             "bytes/arrival",
             "CPU µs/frame",
             "x full speed",
             "reader sleeps/frame",
+            "all sleeps/frame",
+            "1 client: CPU µs/frame",
+            "x full speed",
             "all sleeps/frame",
             "latency p50 ms",
             "p99 ms",

@@ -335,6 +335,8 @@ class ServerSink(Sink):
         configure_client(sock)
         settings = self.settings
         client = Client(sock, address, settings.client_buffer, settings.line_gap)
+        if not self._listened:  # before the client shows: a frame submitted once it does is its
+            self._listen(True)
         self._clients[sock.fileno()] = client
         self._selector.register(sock, _READ, client)  # type: ignore[union-attr]
         self.connection_log.event(
@@ -344,9 +346,7 @@ class ServerSink(Sink):
             address,
             len(self._clients),
         )
-        if not self._listened:
-            self._listen(True)
-        latest = self._latest  # from here on, newer frames come through the hand-off
+        latest = self._latest  # newer frames come through the hand-off
         if latest is not None:
             self._deliver(client, self._json_line(latest), time.monotonic())
 

@@ -16,6 +16,7 @@ import pytest
 
 from tests.daemon.daemon_helpers import NotifySocket
 from tests.faults.fault_helpers import daemon_environment
+from tests.support.waiting import wait_for
 
 DATA = Path(__file__).parent.parent / "data"
 CAPTURE = DATA / "historic-tempo-pyteleinfo-captured_frames.bin"
@@ -119,14 +120,18 @@ def test_the_threads_carry_their_names_in_the_kernel(
     with daemon(
         replay_config(tmp_path), daemon_environment(**notify_socket.environ()), "--print"
     ) as process:
-        notify_socket.receive_until("READY")
+        notify_socket.receive_until("READY")  # the threads are started, maybe not yet named
         tasks = Path(f"/proc/{process.pid}/task")
-        names = {(task / "comm").read_text().strip() for task in tasks.iterdir()}
+        # The kernel keeps 15 bytes of a name: "database-spiller" shows as "database-spille".
+        wanted = {"reader", "database-writer", "database-spille", "print"}
+
+        def names() -> set[str]:
+            return {(task / "comm").read_text().strip() for task in tasks.iterdir()}
+
+        wait_for(lambda: wanted <= names(), what=f"threads named {wanted}")
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr.decode()
-    # The kernel keeps 15 bytes of a name: "database-spiller" shows as "database-spille".
-    assert {"reader", "database-writer", "database-spille", "print"} <= names, names
 
 
 def test_a_replay_that_ends_stops_the_daemon_with_status_0(tmp_path: Path) -> None:

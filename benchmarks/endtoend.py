@@ -21,7 +21,6 @@ exceeds `memory_backlog` must wait in the spool on disk, not in memory).
 
 from __future__ import annotations
 
-import resource
 import socket
 import tempfile
 import threading
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, free_port
+from benchmarks.process import Daemon, children_cpu, free_port
 from tests.support.captures import write_capture
 
 FRAMES = 50_000
@@ -51,11 +50,6 @@ def write_config(directory: Path, source: str, database: str, port: int) -> Path
         f'[daemon]\nstate_directory = "{directory / "state"}"\nlog_level = "warning"\n'
     )
     return config
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 class CountingClient:
@@ -108,13 +102,13 @@ def throughput(directory: Path, capture: Path, database: str) -> tuple[float, fl
     """(frames/s, CPU µs a frame, exit status, lines the clients got)."""
     port = free_port()
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
-    cpu_before = _children_cpu()
+    cpu_before = children_cpu()
     daemon = Daemon(directory, write_config(directory, source, database, port))
     clients = connect_clients(port, CLIENTS)  # before READY: the replay starts at once
     daemon.seconds_to_ready()
     status = daemon.process.wait(TIMEOUT)  # the end of the capture: last commit, then exit
     seconds = time.perf_counter() - daemon.ready_at
-    cpu = _children_cpu() - cpu_before
+    cpu = children_cpu() - cpu_before
     daemon.notify.close()
     lines = sum(client.join() for client in clients)
     return FRAMES / seconds, cpu / FRAMES * 1e6, status, lines

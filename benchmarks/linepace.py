@@ -20,8 +20,8 @@ Pi), then over MEASURED more with one TCP client:
 
 - CPU per frame: the daemon's own CPU time (utime + stime, summed over its threads from
   /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames);
-- the ratio to the same daemon's CPU per frame when the same frames are written to the pty as
-  fast as it reads them (full speed, no client), measured in the same run;
+- the ratio to the same daemon's CPU per frame when it replays the same frames from a capture
+  as fast as it can (full speed, no client), measured in the same run;
 - sleeps per frame: how often the reader thread blocked and was woken again (its voluntary
   context switches), then the same over all the daemon's threads (the hops between threads);
 - with the client, the delivery latency, p50 and p99: from the write of a frame's last byte to
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, free_port
+from benchmarks.process import Daemon, children_cpu, free_port
 from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
 from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import decode
@@ -58,10 +58,9 @@ WARMUP = 3  # frames: the guard holds the first index until the second frame con
 MEASURED = 20  # frames per line, arrival size and phase (no client, one client): 26 s each
 SETTLED = 2  # frames between the client's arrival and its measure
 SAMPLE_DELAY = 0.3  # seconds after a frame's last byte when CPU is sampled: it is handled by then
-FULL_SPEED_FRAMES = 3000
+FULL_SPEED_FRAMES = 5000
 FRAME_GAP = 0.025  # seconds between a frame's ETX and the next STX
 UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.service
-PROGRESS_WATCHDOG_USEC = 1_000_000  # full speed: a STATUS= line (the frame count) every 0.5 s
 TIMEOUT = 120.0
 
 FrameKey = tuple[tuple[str, str], ...]
@@ -73,10 +72,10 @@ class Window(NamedTuple):
     all_sleeps: float  # per frame
 
 
-def write_config(directory: Path, device: str, mode: str, port: int) -> Path:
+def write_config(directory: Path, source: str, mode: str, port: int) -> Path:
     config = directory / "teleinforeader.toml"
     config.write_text(
-        f'[source]\ntype = "serial"\ndevice = "{device}"\nmode = "{mode}"\n'
+        f'[source]\n{source}\nmode = "{mode}"\n'
         f'[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
         f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'  # on, as installed; no browser
@@ -111,9 +110,9 @@ class LineClient(threading.Thread):
 
 
 class LineFeeder(threading.Thread):
-    """Writes frames on a pty's master at `baud`, `arrival` bytes at a time (None: at once)."""
+    """Writes frames on a pty's master at `baud`, `arrival` bytes at a time."""
 
-    def __init__(self, master: int, frames: Sequence[bytes], baud: int, arrival: int | None):
+    def __init__(self, master: int, frames: Sequence[bytes], baud: int, arrival: int):
         super().__init__(daemon=True)
         self.master = master
         self.frames = frames
@@ -122,9 +121,6 @@ class LineFeeder(threading.Thread):
         self.written_at: list[float] = []  # when each frame's last byte was written
 
     def run(self) -> None:
-        if self.arrival is None:
-            _write_all(self.master, b"".join(self.frames))
-            return
         due = time.monotonic()
         for frame in self.frames:
             for start in range(0, len(frame), self.arrival):
@@ -156,12 +152,13 @@ def _write_all(fd: int, data: bytes) -> None:
 class Bench:
     """One daemon on a fresh pty and state directory."""
 
-    def __init__(self, directory: Path, mode: str, watchdog_usec: int) -> None:
+    def __init__(self, directory: Path, mode: str) -> None:
         directory.mkdir()
         self.master, self.slave = os.openpty()
         self.port = free_port()
-        config = write_config(directory, os.ttyname(self.slave), mode, self.port)
-        self.daemon = Daemon(directory, config, watchdog_usec=watchdog_usec)
+        source = f'type = "serial"\ndevice = "{os.ttyname(self.slave)}"'
+        config = write_config(directory, source, mode, self.port)
+        self.daemon = Daemon(directory, config, watchdog_usec=UNIT_WATCHDOG_USEC)
         self.daemon.seconds_to_ready()
 
     def connect(self) -> LineClient:
@@ -186,20 +183,30 @@ class Bench:
 
 
 def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
-    """CPU µs per frame with the frames written to the pty as fast as the daemon reads them."""
-    bench = Bench(directory, mode, PROGRESS_WATCHDOG_USEC)
-    try:
-        time.sleep(0.5)  # started, the first ping sent
-        before = bench.daemon.cpu_ns()
-        LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], None).start()
-        deadline = time.monotonic() + TIMEOUT
-        while bench.daemon.frames() < len(frames):
-            if time.monotonic() > deadline or bench.daemon.process.poll() is not None:
-                raise RuntimeError(f"the daemon decoded {bench.daemon.frames()} frames")
-            time.sleep(0.05)
-        return (bench.daemon.cpu_ns() - before) / len(frames) / 1000
-    finally:
-        bench.close()
+    """CPU µs per frame of the same daemon replaying the frames as fast as it can (a capture
+    file, speed 0): what the frames cost when no wake-up is needed for them. A short replay's
+    CPU is taken from a long one's, which leaves out the start and the stop."""
+    directory.mkdir()
+    short = len(frames) // 10
+    cpu = [_replay_cpu(directory / name, frames[:count], mode) for name, count in
+           (("long", len(frames)), ("short", short))]  # fmt: skip
+    return (cpu[0] - cpu[1]) / (len(frames) - short) * 1e6
+
+
+def _replay_cpu(directory: Path, frames: Sequence[bytes], mode: str) -> float:
+    """CPU seconds of a daemon that replays `frames` once, from exec to exit."""
+    directory.mkdir()
+    capture = directory / "capture.bin"
+    capture.write_bytes(b"".join(frames))
+    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
+    config = write_config(directory, source, mode, free_port())
+    before = children_cpu()
+    daemon = Daemon(directory, config)
+    status = daemon.process.wait(TIMEOUT)  # the end of the capture: the daemon stops
+    daemon.notify.close()
+    if status != 0:
+        raise RuntimeError(f"the replaying daemon exited with status {status}")
+    return children_cpu() - before
 
 
 def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: int) -> Window:
@@ -221,7 +228,7 @@ def paced(
     """(no client, one client, the client's latencies in seconds)."""
     quiet_end = WARMUP + MEASURED
     listened_from = quiet_end + SETTLED
-    bench = Bench(directory, mode, UNIT_WATCHDOG_USEC)
+    bench = Bench(directory, mode)
     try:
         daemon = bench.daemon
         (reader,) = daemon.thread_ids("reader")

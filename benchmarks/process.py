@@ -12,6 +12,7 @@ benchmark can follow one of them, e.g. how often the reader thread went to sleep
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -22,9 +23,15 @@ from pathlib import Path
 
 from tests.support.mariadb_server import free_port
 
-__all__ = ["Daemon", "free_port"]
+__all__ = ["Daemon", "children_cpu", "free_port"]
 
 READY_TIMEOUT = 30.0
+
+
+def children_cpu() -> float:
+    """Seconds of CPU (user + system) of the child processes that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Daemon:

@@ -29,11 +29,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import NamedTuple
 
 from teleinforeader.tic import Frame
-from teleinforeader.tic.labels import INDEX
+from teleinforeader.tic.labels import INDEX, LABELS
 
 MARGIN = 1.5  # real loads exceed the subscription for a while before the breaker trips
 SINGLE_PHASE_VOLTS = 200  # the voltage Enedis computes ISOUSC with (PREF / 200 V)
@@ -61,6 +60,44 @@ _VOLTAGE_LABELS = frozenset({"URMS1", "URMS2", "URMS3", "UMOY1", "UMOY2", "UMOY3
 _POWER_LABELS = frozenset({"PAPP", "SINSTS", "SINSTS1", "SINSTS2", "SINSTS3", "SINST1"})
 
 
+def _checks(mode: str) -> dict[str, tuple[str, int]]:
+    """label -> (what the guard checks: INDEX, CURRENT, VOLTAGE or POWER; the label's scale),
+    for the numeric labels of `mode` the guard looks at. Looked up once per label of a frame,
+    instead of the label table, its kind and the three sets of ranged labels."""
+    checks = {}
+    for label, spec in LABELS[mode].items():
+        if not spec.numeric:
+            continue
+        if spec.kind == INDEX:
+            checks[label] = (INDEX, spec.scale)
+        elif label in _CURRENT_LABELS:
+            checks[label] = (CURRENT, spec.scale)
+        elif label in _VOLTAGE_LABELS:
+            checks[label] = (VOLTAGE, spec.scale)
+        elif label in _POWER_LABELS:
+            checks[label] = (POWER, spec.scale)
+    return checks
+
+
+_CHECKS = {mode: _checks(mode) for mode in LABELS}
+_INDEXES = {
+    mode: frozenset(label for label, (kind, _) in _CHECKS[mode].items() if kind == INDEX)
+    for mode in LABELS
+}
+_SCALES = {
+    mode: {label: s.scale for label, s in LABELS[mode].items() if s.numeric} for mode in LABELS
+}
+
+
+def _number(frame: Frame, label: str) -> int | None:
+    """`frame.int(label)`, without going through the label's spec."""
+    raw = frame.get(label)
+    if raw is None:
+        return None
+    scale = _SCALES[frame.mode].get(label)
+    return None if scale is None else int(raw) * scale
+
+
 @dataclass
 class GuardStats:
     """Counters for the summary line; they only ever grow."""
@@ -83,7 +120,7 @@ class GuardStats:
 
 class _Reading(NamedTuple):
     value: int
-    at: datetime | None
+    at: float | None  # the frame's received_at, as a POSIX timestamp: arithmetic on floats
 
 
 class _Waiting:
@@ -109,13 +146,24 @@ class PlausibilityGuard:
         self.margin = margin
         self.stats = GuardStats()
         self._forget()
+        self._wh_per_second = self.power_limit / 3600  # set again for each frame
 
     def _forget(self) -> None:
         self._meter: str | None = None
         self._mode: str | None = None
         self._subscription = 0  # VA, the largest the meter announced
         self._three_phase = False
-        self._accepted: dict[str, _Reading] = {}  # the reference value of each index
+        # The reference of each index: its accepted value, and the time of the last frame that
+        # carried that value.
+        self._values: dict[str, int] = {}
+        self._times: dict[str, float | None] = {}
+        # label -> raw value known good: an index's reference, a reading found in range (under
+        # limits that have not come down since), a value of a label not judged. A frame's
+        # groups equal to these need no judging; on a real line that is most of them (a
+        # standard frame changes in about ten of its fifty groups), so only the groups that
+        # changed go through the checks.
+        self._good: dict[str, str] = {}
+        self._limits: dict[str, float] = {}  # the range limits the good readings were found in
         self._lower: dict[str, tuple[_Reading, int]] = {}  # decreases in a row, per index
         # Frames on hold, oldest first: the first waits for confirmations, the others (if any)
         # only keep the order of publication.
@@ -136,8 +184,14 @@ class PlausibilityGuard:
         self._mode = frame.mode
         self._meter = frame.meter_id or self._meter
         self._learn_subscription(frame)
-        self._settle(frame)
-        dropped, held = self._judge(frame)
+        self._wh_per_second = self.power_limit / 3600
+        at = None if frame.received_at is None else frame.received_at.timestamp()
+        if self._waiting:
+            self._settle(frame, at)
+        dropped, held = self._judge(frame, at)
+        if not held and not self._waiting:  # the usual case: nothing waits, nothing to wait for
+            ready.append(_without(frame, dropped))
+            return ready
         self._waiting.append(_Waiting(_without(frame, dropped), held))
         self.stats.held += len(held)
         while self._waiting and (not self._waiting[0].values or len(self._waiting) > MAX_WAITING):
@@ -172,8 +226,8 @@ class PlausibilityGuard:
     def _learn_subscription(self, frame: Frame) -> None:
         if "IINST1" in frame or "IRMS2" in frame:
             self._three_phase = True
-        pref = frame.int("PREF")  # already in VA
-        isousc = frame.int("ISOUSC")
+        pref = _number(frame, "PREF")  # already in VA
+        isousc = _number(frame, "ISOUSC")
         if isousc is not None:
             pref = max(pref or 0, isousc * self._volts)
         if pref:
@@ -185,90 +239,107 @@ class PlausibilityGuard:
     def _volts(self) -> int:
         return THREE_PHASE_VOLTS if self._three_phase else SINGLE_PHASE_VOLTS
 
-    def _allowance(self, since: _Reading, at: datetime | None) -> float:
-        """The most Wh an index may grow between `since` and `at`."""
+    def _follows(self, since: int, since_at: float | None, value: int, at: float | None) -> bool:
+        """`value` at `at` can come after `since` (at `since_at`) on a real meter: not lower,
+        and not more than the power limit allows over the time between them (an unchanged
+        index always can)."""
+        if value <= since:
+            return value == since
         elapsed = MIN_ELAPSED
-        if since.at is not None and at is not None:
-            elapsed = max((at - since.at).total_seconds(), MIN_ELAPSED)
-        return self.power_limit * elapsed / 3600 + SLACK_WH
+        if since_at is not None and at is not None:
+            elapsed = max(at - since_at, MIN_ELAPSED)
+        return value <= since + self._wh_per_second * elapsed + SLACK_WH
 
-    def _follows(self, since: _Reading, reading: _Reading) -> bool:
-        """`reading` can come after `since` on a real meter."""
-        return since.value <= reading.value <= since.value + self._allowance(since, reading.at)
-
-    def _settle(self, frame: Frame) -> None:
+    def _settle(self, frame: Frame, at: float | None) -> None:
         """Decide every held value `frame` carries a newer reading of: confirmed or a spike."""
         for waiting in self._waiting:
             for label in list(waiting.values):
-                value = frame.int(label)
+                value = _number(frame, label)
                 if value is None:
                     continue  # not in this frame: keep waiting
                 reading = waiting.values.pop(label)
-                if self._follows(reading, _Reading(value, frame.received_at)):
-                    self._accept(label, reading)
+                if self._follows(reading.value, reading.at, value, at):
+                    self._accept(label, reading.value, reading.at)
                     self.stats.confirmed += 1
                 else:
                     waiting.spikes.append(label)
                     self.stats.rejected[UNCONFIRMED] += 1
 
-    def _judge(self, frame: Frame) -> tuple[list[str], dict[str, _Reading]]:
+    def _judge(self, frame: Frame, at: float | None) -> tuple[list[str], dict[str, _Reading]]:
         """(labels to drop now, index readings to hold until the next frame)."""
         dropped: list[str] = []
         held: dict[str, _Reading] = {}
-        for label in frame:
-            spec = frame.spec(label)
-            if spec is None:
+        mode = frame.mode
+        checks = _CHECKS[mode]
+        good = self._good
+        power = self.power_limit
+        # What a connection can carry: per phase, each phase of three carrying a third.
+        limits = {CURRENT: power / self._volts, VOLTAGE: MAX_VOLTAGE, POWER: power}
+        if any(limits[kind] < limit for kind, limit in self._limits.items()):
+            good.clear()  # a reading in range before may not be now (three phases learnt)
+        self._limits = limits
+        changed = frame.items() - good.items()  # one pass in C: the groups not known good
+        values, times = self._values, self._times
+        unchanged = (frame.keys() & _INDEXES[mode]).difference(label for label, _ in changed)
+        if unchanged:  # most indexes, most frames: only the time of their value moves on
+            times.update(dict.fromkeys(unchanged, at))
+            if self._lower:
+                for label in unchanged:
+                    self._lower.pop(label, None)
+        for label, raw in changed:
+            check = checks.get(label)
+            if check is None:  # nothing to judge: known good as it is
+                good[label] = raw
                 continue
-            if spec.kind == INDEX:
-                value = frame.int(label)
-                if value is None:
-                    continue
-                reading = _Reading(value, frame.received_at)
-                reference = self._accepted.get(label)
+            kind, scale = check
+            value = int(raw) * scale
+            if kind == INDEX:
+                reference = values.get(label)
                 if reference is None:
-                    held[label] = reading
-                elif value < reference.value:
+                    held[label] = _Reading(value, at)
+                elif value == reference:  # its raw text not yet known good (just confirmed)
+                    self._accept(label, value, at)
+                    good[label] = raw
+                elif value < reference:
                     dropped.append(label)
                     self.stats.rejected[DECREASE] += 1
-                    self._count_lower(label, reading)
-                elif self._follows(reference, reading):
-                    self._accept(label, reading)
+                    self._count_lower(label, _Reading(value, at))
+                elif self._follows(reference, times[label], value, at):
+                    self._accept(label, value, at)
+                    good[label] = raw
                 else:
-                    held[label] = reading
+                    held[label] = _Reading(value, at)
+            elif value > limits[kind]:
+                dropped.append(label)
+                self.stats.rejected[kind] += 1
             else:
-                reason = self._out_of_range(label, frame.int(label))
-                if reason is not None:
-                    dropped.append(label)
-                    self.stats.rejected[reason] += 1
+                good[label] = raw
         return dropped, held
 
-    def _accept(self, label: str, reading: _Reading) -> None:
-        self._accepted[label] = reading
+    def _accept(self, label: str, value: int, at: float | None) -> None:
+        """`value` becomes the reference of index `label`. Its raw text is learnt as good only
+        where it is known (from the frame being judged); elsewhere the next frame's check finds
+        the value equal to the reference and learns it then."""
+        self._values[label] = value
+        self._times[label] = at
+        self._good.pop(label, None)
         self._lower.pop(label, None)
 
     def _count_lower(self, label: str, reading: _Reading) -> None:
         """A reference that every later value contradicts, consistently, was itself wrong: after
         REBASE_AFTER such values it is forgotten and the index learnt again (held, confirmed)."""
         previous = self._lower.get(label)
-        count = previous[1] + 1 if previous and self._follows(previous[0], reading) else 1
+        count = 1
+        if previous and self._follows(previous[0].value, previous[0].at, reading.value, reading.at):
+            count = previous[1] + 1
         if count >= REBASE_AFTER:
-            del self._accepted[label]
+            del self._values[label]
+            del self._times[label]
+            self._good.pop(label, None)
             del self._lower[label]
             self.stats.rebased += 1
         else:
             self._lower[label] = (reading, count)
-
-    def _out_of_range(self, label: str, value: int | None) -> str | None:
-        if value is None:
-            return None
-        if label in _CURRENT_LABELS:
-            # per phase: each phase of a three-phase line carries a third of the power
-            return CURRENT if value > self.power_limit / self._volts else None
-        if label in _VOLTAGE_LABELS:
-            return VOLTAGE if value > MAX_VOLTAGE else None
-        if label in _POWER_LABELS:
-            return POWER if value > self.power_limit else None
-        return None
 
 
 def _without(frame: Frame, labels: Mapping[str, object] | list[str]) -> Frame:

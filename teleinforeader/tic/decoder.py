@@ -18,7 +18,7 @@ frame of unique groups costs one `parse_group` per group.
 
 from __future__ import annotations
 
-import re
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,8 +34,11 @@ _MEMO_SIZE = 4096
 
 _STX, _ETX, _EOT = 0x02, 0x03, 0x04
 _HT = 0x09
-_FRAMING_RE = re.compile(rb"[\x02\x03\x04]")
 _MASK_7BIT = bytes(range(128)) * 2
+# A frame's dicts built from its groups without a line of Python per group.
+_LABEL_VALUE = operator.itemgetter(0, 1)
+_LABEL_HORODATE = operator.itemgetter(0, 2)
+_HORODATE = operator.itemgetter(1)
 
 
 @dataclass
@@ -92,7 +95,10 @@ class Decoder:
         self.stats = DecoderStats()
         self._pending: bytearray | None = None  # body of the frame being received
         self._scanned = 0  # bytes of _pending known to hold no STX/ETX/EOT
-        self._memo: dict[str, dict[bytes, GroupResult]] = {HISTORIC: {}, STANDARD: {}}
+        # parse_group's results by the group's bytes, per mode: valid groups of known labels
+        # (nearly every group a meter sends), and the others (refusals, unknown labels).
+        self._memo: dict[str, dict[bytes, Group]] = {HISTORIC: {}, STANDARD: {}}
+        self._memo_others: dict[str, dict[bytes, GroupResult]] = {HISTORIC: {}, STANDARD: {}}
 
     def reset(self) -> None:
         """Forget a partial frame (the port was reopened): the next frame starts at STX."""
@@ -120,8 +126,7 @@ class Decoder:
                     return frames
                 stats.garbage_bytes += stx - pos
                 body_start = pos = stx + 1
-            match = _FRAMING_RE.search(buf, pos)
-            end = end_of_data if match is None else match.start()
+            end = _framing_byte(buf, pos, end_of_data)
             if end - body_start > self.max_frame:
                 # Dropped at the byte where a byte-at-a-time feed drops it, whatever the
                 # chunking: what follows is searched for the next STX.
@@ -129,7 +134,7 @@ class Decoder:
                 pos = body_start + self.max_frame + 1
                 body_start = None
                 continue
-            if match is None:
+            if end == end_of_data:  # no framing byte yet: the frame goes on in the next data
                 if buf is not self._pending or body_start:
                     self._pending = bytearray(buf[body_start:])
                 self._scanned = len(self._pending)
@@ -150,7 +155,8 @@ class Decoder:
 
     def _decode_body(self, body: bytes, received_at: datetime | None) -> Frame | None:
         stats = self.stats
-        mode = STANDARD if body.count(9) > body.count(10) else HISTORIC
+        line_feeds = body.count(b"\n")
+        mode = STANDARD if body.count(9) > line_feeds else HISTORIC
         if self._fixed_mode is not None and mode != self._fixed_mode:
             stats.mode_mismatch += 1
             return None
@@ -158,12 +164,7 @@ class Decoder:
             if self.mode is not None:
                 stats.mode_switches += 1
             self.mode = mode
-        memo = self._memo[mode]
-        groups: dict[str, str] = {}
-        horodates: dict[str, str] = {}
         rejected: list[Rejection] = []
-        unknown: list[str] = []
-        line_feeds = body.count(b"\n")
         if (
             body[:1] == b"\n"
             and body[-1:] == b"\r"
@@ -171,25 +172,33 @@ class Decoder:
             and body.count(b"\r\n") == line_feeds - 1
         ):  # the usual case: every group is LF ... CR, nothing else in between
             raw_groups = body[1:-1].split(b"\r\n")
+            results = self._valid_groups(raw_groups, mode)
+            if results is not None:
+                groups = dict(map(_LABEL_VALUE, results))
+                if len(groups) == len(results):  # no label twice
+                    horodates = {}
+                    if mode == STANDARD:
+                        horodates = dict(filter(_HORODATE, map(_LABEL_HORODATE, results)))
+                    stats.groups += len(groups)
+                    stats.frames += 1
+                    return Frame(groups, mode, received_at, horodates)  # type: ignore[arg-type]
         else:
             raw_groups = _split_groups(body, rejected)
+        groups = {}
+        horodates = {}
+        unknown: list[str] = []
         for group in raw_groups:
-            result = memo.get(group)
-            if result is None:
-                result = parse_group(group, mode)
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                memo[group] = result
+            result = self._group(group, mode)
             if result.__class__ is not Group:
                 rejected.append(Rejection(result[0], result[1], group))
             elif result[0] in groups:
                 rejected.append(Rejection(DUPLICATE, result[0], group))
             else:
-                label, value, horodate, known = result  # type: ignore[misc]
+                label, value, horodate, is_known = result  # type: ignore[misc]
                 groups[label] = value
                 if horodate is not None:
                     horodates[label] = horodate
-                if not known:
+                if not is_known:
                     unknown.append(label)
         stats.groups += len(groups)
         if rejected:
@@ -207,6 +216,42 @@ class Decoder:
             tuple(rejected),
             frozenset(unknown) if unknown else frozenset(),
         )
+
+    def _valid_groups(self, raw_groups: list[bytes], mode: str) -> list[Group] | None:
+        """The groups of the usual frame, all valid and of known labels (most seen before,
+        each a memo hit), or None when one is not: the frame is then built group by group.
+        Built this way, in passes that run at C speed, instead of a loop with a branch per
+        group, a standard frame of 50 groups costs about what a historic one of 10 does."""
+        results = list(map(self._memo[mode].get, raw_groups))
+        if None in results:  # groups that changed since the last frame: the indexes, DATE...
+            for index in [i for i, result in enumerate(results) if result is None]:
+                result = self._group(raw_groups[index], mode)
+                if result.__class__ is not Group or not result[3]:
+                    return None
+                results[index] = result  # type: ignore[call-overload]
+        return results  # type: ignore[return-value]
+
+    def _group(self, group: bytes, mode: str) -> GroupResult:
+        """`parse_group(group, mode)`, memoised (a bounded memo: it starts afresh when full)."""
+        result = self._memo[mode].get(group) or self._memo_others[mode].get(group)
+        if result is None:
+            result = parse_group(group, mode)
+            memo = self._memo if result.__class__ is Group and result[3] else self._memo_others
+            if len(memo[mode]) >= _MEMO_SIZE:
+                memo[mode].clear()
+            memo[mode][group] = result  # type: ignore[assignment]
+        return result
+
+
+def _framing_byte(buf: bytes | bytearray, pos: int, end: int) -> int:
+    """The position of the first STX, ETX or EOT in buf[pos:end], or `end`. Three memchr-fast
+    finds, each stopping at the nearest found so far, beat a regular expression's character
+    class tenfold over a standard frame's kilobyte."""
+    for framing in (b"\x03", b"\x02", b"\x04"):
+        found = buf.find(framing, pos, end)
+        if found >= 0:
+            end = found
+    return end
 
 
 def _split_groups(body: bytes, rejected: list[Rejection]) -> list[bytes]:

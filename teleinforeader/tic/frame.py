@@ -7,7 +7,7 @@ frame costs no more than building one dict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, KeysView, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple, Union
 
@@ -83,6 +83,22 @@ class Frame(Mapping[str, str]):
 
     def __contains__(self, label: object) -> bool:
         return label in self._groups
+
+    # The mapping's views and get() straight from the groups' dict: what Mapping derives from
+    # __getitem__ costs a Python call per label, and the guard, the JSON line and every sink
+    # read every label of every frame.
+
+    def get(self, label: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self._groups.get(label, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._groups.keys()
+
+    def items(self) -> ItemsView[str, str]:
+        return self._groups.items()
+
+    def values(self) -> ValuesView[str]:
+        return self._groups.values()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Frame):

@@ -8,9 +8,21 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from teleinforeader.jsonline import PROTOCOL_VERSION, error_line, frame_to_json_line
-from teleinforeader.tic import decode, encode_frame
-from tests.server.server_helpers import DATA, HISTORIC_BASE, capture_frames, historic_frame
+from teleinforeader.jsonline import (
+    PROTOCOL_VERSION,
+    error_line,
+    frame_to_json_line,
+    teleinfomonitor_json_line,
+)
+from teleinforeader.tic import Frame, decode, encode_frame
+from teleinforeader.tic.teleinfomonitor import seed_frame, seed_values
+from tests.server.server_helpers import (
+    DATA,
+    HISTORIC_BASE,
+    SHARED_CAPTURES,
+    capture_frames,
+    historic_frame,
+)
 
 SEED_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
 TELEINFOMONITOR_NUMBERS = ("ISOUSC", "BASE", "IINST", "IMAX", "PAPP")
@@ -123,6 +135,53 @@ def test_every_captured_historic_line_fits_one_read() -> None:
     assert sum(map(len, lengths.values())) >= 10, f"too few historic frames in {DATA}"
     for name, sizes in lengths.items():
         assert max(sizes, default=0) <= 1024, name
+
+
+def reference_line(frame: Frame, teleinfomonitor: bool = False) -> bytes:
+    """The line as the json module writes the documented object (docs/protocol.md)."""
+    local = frame.received_at.astimezone()  # type: ignore[union-attr]
+    message: dict = {
+        "version": PROTOCOL_VERSION,
+        "timestamp": local.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "time": local.isoformat(),
+        "mode": frame.mode,
+        "meter": frame.meter_id,
+        "frame": dict(frame),
+    }
+    if teleinfomonitor:
+        kind, values = seed_values(frame)
+        message["frame"] = seed_frame(values)
+        message["mapped_from"] = kind
+    elif frame.raw_horodates:
+        message["horodates"] = {
+            label: {"raw": horodate.raw, "time": horodate.time.isoformat()}
+            for label, horodate in frame.horodates.items()
+        }
+    if frame.rejected:
+        message["rejected"] = len(frame.rejected)
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+def test_lines_are_byte_for_byte_what_json_writes() -> None:
+    """The line is built from fragments kept per group: the same bytes as json.dumps, for every
+    captured frame (both modes, rejected groups, unknown labels), escapes and all, and so is
+    the TeleInfoMonitor listener's line."""
+    received_at = datetime(2026, 7, 14, 9, 30, tzinfo=timezone.utc)
+    paths = sorted(DATA.glob("*.bin")) + sorted(SHARED_CAPTURES.glob("*.bin"))
+    frames = [
+        frame for path in paths for frame in decode(path.read_bytes(), received_at=received_at)
+    ]
+    frames += decode(
+        encode_frame({**HISTORIC_BASE, "FUTUR": "12"}, "historic"), received_at=received_at
+    )
+    assert len(frames) >= 100 and {frame.mode for frame in frames} == {"historic", "standard"}
+    assert any(frame.rejected for frame in frames) and any(frame.unknown for frame in frames)
+    odd = Frame({"ADCO": "02", 'Q"\\': 'a"b\\c\té'}, "historic", received_at)
+    no_meter = Frame({"PAPP": "00120"}, "historic", received_at)
+    for frame in [*frames, *frames, odd, no_meter]:  # twice: the second time from the fragments
+        assert frame_to_json_line(frame) == reference_line(frame)
+    for frame in frames:
+        assert teleinfomonitor_json_line(frame) == reference_line(frame, teleinfomonitor=True)
 
 
 def test_error_line() -> None:

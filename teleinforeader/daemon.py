@@ -26,8 +26,11 @@ Plan:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import select
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -148,10 +151,38 @@ class ReaderPipeline:
         return counters
 
 
+class Wakeup:
+    """What the supervisor sleeps on: a pipe, so that a signal handler can wake it too.
+
+    A handler runs in the main thread between two bytecodes, maybe while that thread holds a
+    lock of `threading` (an Event's, or the one `Thread.start` takes): setting an Event or
+    starting a thread from there can deadlock. Writing a byte to a pipe takes no lock."""
+
+    def __init__(self) -> None:
+        self._read_end, self._write_end = os.pipe()
+        os.set_blocking(self._read_end, False)
+        os.set_blocking(self._write_end, False)
+
+    def set(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+            os.write(self._write_end, b"\0")
+
+    def wait(self, timeout: float) -> None:
+        """Until `set` (since the last wait) or `timeout` seconds."""
+        select.select([self._read_end], [], [], max(timeout, 0.0))
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._read_end, 4096)
+
+    def __del__(self) -> None:  # not before: a late set() must never write to a reused descriptor
+        for end in (self._read_end, self._write_end):
+            with contextlib.suppress(OSError):
+                os.close(end)
+
+
 class _SupervisedThread(Worker):
     """A Worker that wakes the supervisor when it ends, however it ends."""
 
-    def __init__(self, name: str, target: Callable[[], None], wake: threading.Event) -> None:
+    def __init__(self, name: str, target: Callable[[], None], wake: Wakeup) -> None:
         super().__init__(name, target)
         self._wake = wake
 
@@ -182,7 +213,7 @@ class Daemon:
         self.status_interval = status_interval
         self.protocol = ReaderPipeline(Decoder(mode), self._guard_and_publish)
         self._guard_lock = threading.Lock()  # the guard's counters are read by the main thread
-        self._wake = threading.Event()
+        self._wake = Wakeup()
         self._stop_reason: str | None = None
         self.reloading = False  # stopping to start again with a new configuration
         self._restart_reason: str | None = None  # the source's RestartRequiredError
@@ -198,16 +229,13 @@ class Daemon:
         self.request_stop(reason)
 
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Ask `run` to stop and return, from another thread (see `stop_from_signal`)."""
+        """Ask `run` to stop and return, from another thread or a signal handler (it takes no
+        lock: see `Wakeup`)."""
         if self._stop_reason is None:
             self._stop_reason = reason
         self._wake.set()
 
-    def stop_from_signal(self, reason: str) -> None:
-        """`request_stop` for a signal handler. The handler runs in the main thread, which may
-        be inside the Event's lock at that moment: setting the Event from there could deadlock,
-        so a short-lived thread does it."""
-        threading.Thread(target=self.request_stop, args=(reason,), name="signal").start()
+    stop_from_signal = request_stop  # the same: safe in a handler
 
     def run(self) -> int:
         started: list[Sink] = []
@@ -285,8 +313,7 @@ class Daemon:
             if not opened:
                 timeout = min(timeout, open_poll)
                 open_poll = min(open_poll * 2, OPEN_POLL_MAX)
-            self._wake.wait(max(timeout, 0.0))
-            self._wake.clear()  # every condition is checked again at the top of the loop
+            self._wake.wait(timeout)  # every condition is checked again at the top of the loop
 
     def _exit_status(self) -> int | None:
         """The exit status if the daemon must stop now (asked to, a thread died, the source

@@ -93,7 +93,11 @@ def spool_then_store(storage: Storage, lines: list[dict]) -> tuple:
     spool = Spool(storage.state_directory / f"{storage.name}-spool.jsonl")
     spool.append(lines)
     spool.close()
-    sink = store(storage, [])
+    sink = storage.sink(store_interval=0, flush_interval=0.05)
+    sink.start()
+    # A sink closed at once keeps the spool for the next start: wait for it to be replayed.
+    wait_for(lambda: sink.status().backlog == 0, what="the spool replayed")
+    sink.close(10)
     rejects = sink.rejects_path
     kept = (
         [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []

@@ -242,6 +242,8 @@ def web_daemon(
     process = DaemonProcess(config)
     try:
         process.wait_log(r"web page and API on", timeout=30)
+        # The line open, not only connected: pyserial drops what comes before open() returns.
+        process.wait_log(r"reading socket://", timeout=30)
         yield WebDaemon(process, port, meter)
     finally:
         if process.alive():

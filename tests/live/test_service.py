@@ -360,6 +360,20 @@ def test_a_meter_that_sends_nothing_yet_is_offered_probe(machine: Machine) -> No
     )
     print(said.stdout + said.stderr)
     assert said.returncode != 0 and "/dev/ttyUSB9" in said.stdout + said.stderr
+    # At a terminal (script(1) gives it one) the installer asks, and runs probe when told to.
+    asked = machine.run(
+        "script",
+        "--quiet",
+        "--return",
+        "--command",
+        f"cd {newest['source']} && python3 -m teleinforeader.install --instance spare",
+        "/dev/null",
+        stdin="y\n",
+    ).stdout
+    print(asked)
+    assert "Stop teleinforeader@spare.service and run `teleinforeader probe`" in asked
+    assert "/dev/ttyUSB9 does not exist" in asked  # probe's own advice
+    machine.running("teleinforeader@spare.service")  # started again after probe
     machine.installer("uninstall", "--instance", "spare", "--purge", source=newest["source"])
     assert (
         machine.run(

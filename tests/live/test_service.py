@@ -3,11 +3,12 @@ real systemd, fed by a meter on a pty linked as /dev/serial0 (root:dialout 0660)
 
 The tests run in order, each on what the one before left (`make test-live` stops at the first
 failure): install from a checkout; frames stored and served; a clean journal; a second run that
-changes nothing; a start, and a boot, without the device; the watchdog; SIGKILL; a configuration
-error (exit 78); a serial driver loaded after the start; an upgrade from a newer sdist that keeps
-the data and the edited configuration; MQTT to a broker; a second meter as teleinforeader@garage,
-with a local MariaDB; uninstalling one meter, then everything, then the data too. The socket
-server, the web page and MQTT are reached from the host: the container shares its network.
+changes nothing; a start, and a boot, without the device; the watchdog; SIGKILL; a reload; the
+state directory's lock; a configuration error (exit 78); a serial driver loaded after the start;
+an upgrade from a newer sdist that keeps the data and the edited configuration; MQTT to a
+broker; a second meter as teleinforeader@garage, with a local MariaDB; a meter offered probe;
+uninstalling one meter, then everything, then the data too. The socket server, the web page
+and MQTT are reached from the host: the container shares its network.
 """
 
 from __future__ import annotations
@@ -173,6 +174,47 @@ def test_sigkill_is_restarted_and_frames_flow_again(machine: Machine) -> None:
     )
     assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1
     machine.wait_rows(STATE, more_than=count)
+
+
+def test_reload_takes_the_edited_configuration_in_the_same_process(machine: Machine) -> None:
+    good = machine.config(CONFIG)
+    before = machine.running(UNIT)
+    cursor = machine.cursor()
+    machine.set_config(CONFIG, good.replace("status_interval = 300.0", "status_interval = 2.0"))
+    machine.run("systemctl", "reload", UNIT)
+    machine.wait_journal(UNIT, "reloading: starting again", cursor)
+    machine.wait_journal(UNIT, "summary: frames=", cursor)  # the new setting, in force
+    after = machine.running(UNIT)
+    assert after["MainPID"] == before["MainPID"]  # the same process, started again in place
+    assert after["NRestarts"] == before["NRestarts"]
+    cursor = machine.cursor()
+    machine.set_config(CONFIG, good + "\n[serveur]\n")  # a broken file is refused
+    machine.run("systemctl", "reload", UNIT)
+    refused = machine.wait_journal(UNIT, "reload refused, the running configuration stays", cursor)
+    print(next(line for line in refused.splitlines() if "reload refused" in line))
+    assert machine.running(UNIT)["MainPID"] == before["MainPID"]
+    machine.set_config(CONFIG, good)
+    machine.run("systemctl", "reload", UNIT)
+    count = len(machine.sqlite_rows(STATE))
+    machine.wait_rows(STATE, more_than=count)
+
+
+def test_a_second_daemon_on_the_same_state_directory_is_refused(machine: Machine) -> None:
+    service = machine.running(UNIT)
+    second = machine.run(
+        "runuser",
+        "-u",
+        "teleinforeader",
+        "--",
+        "/opt/teleinforeader/venv/bin/teleinforeader",
+        "run",
+        "--config",
+        CONFIG,
+        check=False,
+    )
+    print(second.stderr.strip().splitlines()[-1])
+    assert second.returncode == 73
+    assert f"{STATE} is in use by process {service['MainPID']}" in second.stderr
 
 
 def test_a_configuration_error_exits_78_is_not_restarted_and_is_an_error_in_the_journal(

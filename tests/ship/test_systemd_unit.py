@@ -61,7 +61,7 @@ def install_root(tmp_path: Path, unit: dict[str, list[str]]) -> Path:
     executable = root / exec_start(unit)[0].lstrip("/")
     executable.parent.mkdir(parents=True)
     shutil.copy(VENV_BIN / "teleinforeader", executable)
-    for command in unit.get("Service.ExecReload", []):  # kill, as the system has it
+    for command in unit.get("Service.ExecReload", []):  # the shell, as the system has it
         program = root / command.split()[0].lstrip("/")
         program.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(command.split()[0], program)

@@ -23,6 +23,11 @@ if _started_as_the_command():  # as early as can be: `run` replaces them with it
     _signal.signal(_signal.SIGTERM, stop_quietly)
     if _signal.getsignal(_signal.SIGINT) is not _signal.SIG_IGN:  # ignored on purpose: stays
         _signal.signal(_signal.SIGINT, stop_quietly)
+    # SIGHUP would end the process (a clean end to systemd: no restart): it waits, blocked, for
+    # `run` to reload on it, or for another command to let it end the process (`cli`). A reload
+    # executes the program with all three blocked, to hand over the ones come meanwhile.
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGHUP})
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM, _signal.SIGINT})
 
 
 def __getattr__(name: str) -> str:

@@ -134,6 +134,8 @@ def _main(argv: Sequence[str] | None) -> int:
         parser, _ = build_parser("")
         parser.parse_args(args_list)
         return 0
+    if command != "run":  # a hang-up ends the others, as for any program (see the package)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     parser, module = build_parser(command)
     args = parser.parse_args(args_list)
     return int(module.run(args) or 0)  # type: ignore[attr-defined]

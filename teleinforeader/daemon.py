@@ -205,6 +205,7 @@ class Daemon:
         guard: PlausibilityGuard | None = None,
         notifier: Notifier | None = None,
         status_interval: float = 300.0,
+        accept_reload: Callable[[], bool] = lambda: True,
     ) -> None:
         self.source = source
         self.sinks = list(sinks)
@@ -216,6 +217,8 @@ class Daemon:
         self._wake = Wakeup()
         self._stop_reason: str | None = None
         self.reloading = False  # stopping to start again with a new configuration
+        self._accept_reload = accept_reload
+        self._reload_reason: str | None = None  # asked for, not yet judged by accept_reload
         self._restart_reason: str | None = None  # the source's RestartRequiredError
         self._published = 0
         self._reader = _SupervisedThread("reader", self._read, self._wake)
@@ -223,19 +226,22 @@ class Daemon:
     # -- control ---------------------------------------------------------------------------
 
     def request_reload(self, reason: str) -> None:
-        """Stop as cleanly as for SIGTERM, everything drained, saying RELOADING=1 instead of
-        STOPPING=1: the caller then starts the new configuration (see `commands.run`)."""
-        self.reloading = True
-        self.request_stop(reason)
+        """Ask `run` to stop as cleanly as for SIGTERM, everything drained, saying RELOADING=1
+        instead of STOPPING=1, for the caller to start the new configuration (see
+        `commands.run`). Safe in a signal handler: the supervisor, woken through the pipe,
+        first asks `accept_reload` (which may read files, and refuses a broken
+        configuration: then nothing changes)."""
+        self._reload_reason = reason
+        self._wake.set()
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask `run` to stop and return, from another thread or a signal handler (it takes no
-        lock: see `Wakeup`)."""
+        lock: see `Wakeup`). A stop asked during a reload cancels the reload: `reloading`
+        turns False, and the caller ends instead of starting again."""
+        self.reloading = False
         if self._stop_reason is None:
             self._stop_reason = reason
         self._wake.set()
-
-    stop_from_signal = request_stop  # the same: safe in a handler
 
     def run(self) -> int:
         started: list[Sink] = []
@@ -321,6 +327,8 @@ class Daemon:
         if self._stop_reason is not None:
             log.info("stopping: %s", self._stop_reason)
             return EXIT_OK
+        if self._reload_reason is not None and self._reload_accepted():
+            return EXIT_OK
         dead = self._dead()
         if dead:
             log.critical("%s died: exiting for a restart", ", ".join(dead))
@@ -332,6 +340,17 @@ class Daemon:
             log.info("the source ended: stopping")
             return EXIT_OK
         return None
+
+    def _reload_accepted(self) -> bool:
+        """Judge the reload asked for (a SIGHUP landing meanwhile asks again: judged next)."""
+        reason, self._reload_reason = self._reload_reason, None
+        if not self._accept_reload():
+            return False
+        self.reloading = True
+        if self._stop_reason is not None:  # a SIGTERM came while the file was read: it wins
+            self.reloading = False
+        log.info("stopping: %s", self._stop_reason or reason)
+        return True
 
     def _dead(self) -> list[str]:
         """The threads that died of an exception (each logged its traceback)."""

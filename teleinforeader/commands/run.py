@@ -14,24 +14,25 @@ configuration asks for it, so a Pi Zero does not pay at start-up for what it doe
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
 import sys
-import threading
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from teleinforeader.cli import add_config_arguments, settings_from_args
 
 if TYPE_CHECKING:
-    from teleinforeader.daemon import Daemon
     from teleinforeader.sinks import SinkContext
     from teleinforeader.sinks.base import Sink
 
 log = logging.getLogger(__name__)
 
 EX_CANTCREAT = 73  # sysexits.h: the state directory cannot be created, or another daemon has it
+RESTART_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from teleinforeader.sources import create_source
     from teleinforeader.statedir import resolve_state_directory
 
+    # A SIGHUP before the file is read asks for what this start does anyway (the package
+    # keeps it blocked until the handler below is in place): forget it.
+    signal.sigtimedwait({signal.SIGHUP}, 0)
     settings = settings_from_args(args)
     setup_logging(settings.daemon.log_level)
     try:
@@ -96,37 +100,45 @@ def run(args: argparse.Namespace) -> int:
         guard=guard,
         notifier=Notifier(),
         status_interval=settings.daemon.status_interval,
+        accept_reload=functools.partial(_configuration_is_valid, args.config),
     )
     context.pipeline.bind(daemon)
 
     def stop(signum: int, _: FrameType | None) -> None:
-        daemon.stop_from_signal(f"received {signal.Signals(signum).name}")
+        daemon.request_stop(f"received {signal.Signals(signum).name}")
 
     def reload(signum: int, _: FrameType | None) -> None:
-        # Reading the file may wait on a disk: not in the handler (see stop_from_signal).
-        threading.Thread(target=_reload_if_valid, args=(daemon, args), name="reload").start()
+        # Only a byte to the supervisor's pipe: a handler that took a lock (started a thread)
+        # could deadlock on one the interrupted main thread holds. The file is read later.
+        daemon.request_reload("received SIGHUP: reloading the configuration")
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, reload)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one that came waits no more
     log.info("state directory %s", state_directory)
     status = daemon.run()
     if daemon.reloading and status == 0:
-        if lock is not None:
-            os.close(lock)  # the new process takes it again
-        _execute_again()
+        # From here on a signal waits for the new process (the mask outlives exec), which acts
+        # on it; one that came during the drain cancelled the reload (`request_stop`).
+        signal.pthread_sigmask(signal.SIG_BLOCK, RESTART_SIGNALS)
+        if daemon.reloading:
+            if lock is not None:
+                os.close(lock)  # the new process takes it again
+            _execute_again()
     return status
 
 
-def _reload_if_valid(daemon: Daemon, args: argparse.Namespace) -> None:
+def _configuration_is_valid(path: Path | None) -> bool:
+    """The file `path` still makes a valid configuration (else logged: the reload is refused)."""
     from teleinforeader.config import ConfigError, load_settings
 
     try:
-        load_settings(args.config)
+        load_settings(path)
     except ConfigError as error:
         log.error("received SIGHUP: reload refused, the running configuration stays: %s", error)
-        return
-    daemon.request_reload("received SIGHUP: reloading the configuration")
+        return False
+    return True
 
 
 def _execute_again() -> None:

@@ -90,6 +90,54 @@ def test_sighup_with_a_broken_configuration_keeps_the_running_one(tmp_path: Path
     assert status == 0
 
 
+def hangup_is_handled(pid: int) -> bool:
+    """SIGHUP is blocked (the package holds it until `run` can act on it) or caught (`run`'s
+    handler), as /proc shows the main thread: from then on a SIGHUP must never end the daemon."""
+    fields = dict(
+        line.split(":\t", 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if ":\t" in line
+    )
+    bit = 1 << (signal.SIGHUP - 1)
+    return any(int(fields[name], 16) & bit for name in ("SigBlk", "SigCgt"))
+
+
+def settled(daemon: DaemonProcess) -> bool:
+    """Running, every reload it began finished with the new process ready."""
+    starts = daemon.log_lines("ready: the sinks run|reloading: starting again")
+    return bool(starts) and "ready: the sinks run" in starts[-1]
+
+
+def test_sighups_during_start_up_neither_end_nor_hang_the_daemon(tmp_path: Path) -> None:
+    config = replay_config(tmp_path)
+    for delay in (0.0, 0.02, 0.05, 0.15, 0.4):
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: hangup_is_handled(daemon.pid), 30, "SIGHUP held by the package")
+            time.sleep(delay)
+            for _ in range(4):  # while it imports, reads the file, starts threads, reloads
+                daemon.process.send_signal(signal.SIGHUP)
+                time.sleep(0.02)
+            wait_for(lambda: settled(daemon) or not daemon.alive(), 60, "the daemon ready")
+            assert daemon.alive(), (delay, daemon.log[-20:])
+            assert daemon.terminate() == 0, (delay, daemon.log[-20:])
+        assert "Traceback" not in "\n".join(daemon.log), delay
+        assert len(daemon.log_lines("stopped: ")) == len(daemon.log_lines("ready: the sinks"))
+
+
+def test_sigterm_during_a_reload_ends_the_daemon(tmp_path: Path) -> None:
+    config = replay_config(tmp_path)
+    with DaemonProcess(config) as daemon:
+        daemon.wait_log("ready: the sinks run")
+        daemon.process.send_signal(signal.SIGHUP)
+        daemon.wait_log("stopping: received SIGHUP")
+        daemon.process.send_signal(signal.SIGTERM)  # systemctl stop while it drains
+        status = daemon.wait()
+    assert status == 0
+    # Either the reload was cancelled, or the new process got the signal the old one kept.
+    assert len(daemon.log_lines("ready: the sinks run")) == len(daemon.log_lines("stopped: "))
+    assert "Traceback" not in "\n".join(daemon.log)
+
+
 def test_a_second_daemon_on_the_same_state_directory_is_turned_away(tmp_path: Path) -> None:
     config = replay_config(tmp_path)
     with DaemonProcess(config) as first:

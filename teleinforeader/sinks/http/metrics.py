@@ -42,8 +42,6 @@ _METER_FAMILIES: dict[tuple[str, str], Family] = {
     (CURRENT, "A"): Family("teleinfo_current_a", "gauge", "Current (A)"),
     (VOLTAGE, "V"): Family("teleinfo_voltage_v", "gauge", "Voltage (V)"),
 }
-# Pipeline counters that are levels, not totals.
-_PIPELINE_GAUGES = {"queued"}
 # The decoder counts a reason once it happens; a scraper wants every series from the start.
 _DECODER_REASONS = (CHECKSUM, FORMAT, CHARSET, MALFORMED, TOO_LONG, DUPLICATE)
 
@@ -123,8 +121,7 @@ def _daemon(
     for name, value in counters.items():
         if name.startswith("rejected_"):
             continue
-        kind = "gauge" if name in _PIPELINE_GAUGES else "counter"
-        family = Family(f"teleinforeader_{name}", kind, f"Pipeline counter {name}")
+        family = Family(f"teleinforeader_{name}", "counter", f"Pipeline counter {name}")
         _family(lines, family)
         lines.append(_sample(family, {}, value))
     up = Family("teleinforeader_sink_up", "gauge", "1 while the sink's thread is alive")

@@ -123,7 +123,6 @@ def daemon_status(
         "uptime": round(time.monotonic() - started, 3),
         "frames": counters.get("frames", 0),
         "published": counters.get("published", 0),
-        "queued": counters.get("queued", 0),
         "rejected": rejected,
         "guard": {name: counters.get(name, 0) for name in ("held", "confirmed", "resets")},
         "last_frame_age": None if latest is None else age_seconds(latest),

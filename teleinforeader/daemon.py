@@ -39,7 +39,7 @@ from typing import Callable
 
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
-from teleinforeader.sinks.base import Sink, Worker
+from teleinforeader.sinks.base import Sink, Worker, watch_workers
 from teleinforeader.sources.base import RestartRequiredError, Source
 from teleinforeader.tic import AUTO, Decoder, Frame
 
@@ -48,10 +48,11 @@ log = logging.getLogger(__name__)
 READER_STUCK = 60.0  # seconds in one chunk (a few frames at most) that can only be a hang
 COUNTERS_WAIT = 0.1  # seconds the supervisor waits for the reader's lock to copy counters
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
-# Seconds between STATUS= updates to systemd, which are also the checks that every sink's thread
-# is alive (the reader's end wakes the supervisor at once): a wake-up more often would cost a Pi
-# Zero more than a frame does.
-STATUS_REFRESH = 5.0
+# Seconds between STATUS= updates to systemd (the unit's watchdog pings carry one too, every 30 s,
+# and the source's opening and the first frame are told at once). The supervisor wakes for
+# nothing else: a thread that ends wakes it (see `watch_workers`). On a Pi Zero a wake-up costs
+# more than a frame.
+STATUS_REFRESH = 30.0
 OPEN_POLL_FIRST = 0.01  # seconds between checks that the source has opened, doubling...
 OPEN_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
 TICK = timedelta(microseconds=1)  # the finest step a database timestamp keeps
@@ -179,20 +180,6 @@ class Wakeup:
                 os.close(end)
 
 
-class _SupervisedThread(Worker):
-    """A Worker that wakes the supervisor when it ends, however it ends."""
-
-    def __init__(self, name: str, target: Callable[[], None], wake: Wakeup) -> None:
-        super().__init__(name, target)
-        self._wake = wake
-
-    def run(self) -> None:
-        try:
-            super().run()
-        finally:
-            self._wake.set()
-
-
 class Daemon:
     """Runs one source into its sinks until stopped; `run()` returns the exit status."""
 
@@ -221,7 +208,7 @@ class Daemon:
         self._reload_reason: str | None = None  # asked for, not yet judged by accept_reload
         self._restart_reason: str | None = None  # the source's RestartRequiredError
         self._published = 0
-        self._reader = _SupervisedThread("reader", self._read, self._wake)
+        self._reader = Worker("reader", self._read)
 
     # -- control ---------------------------------------------------------------------------
 
@@ -253,9 +240,12 @@ class Daemon:
                 self._close_sinks(started, time.monotonic() + SHUTDOWN_BUDGET)
                 return EXIT_FAILURE
             started.append(sink)
-        self._reader.start()
-        status = self._supervise()
-        return self._shutdown(status)
+        unwatch = watch_workers(self._wake.set)  # a thread that ends: look at once
+        try:
+            self._reader.start()
+            return self._shutdown(self._supervise())
+        finally:
+            unwatch()
 
     # -- the threads -----------------------------------------------------------------------
 
@@ -277,6 +267,8 @@ class Daemon:
         self._publish(ready)
 
     def _publish(self, frames: Sequence[Frame]) -> None:
+        if frames and not self._published:
+            self._wake.set()  # the first frame: STATUS= says so at once (an installer waits)
         for frame in frames:
             for sink in self.sinks:
                 sink.submit(frame)
@@ -289,6 +281,7 @@ class Daemon:
         self.notifier.ready(self.status_line())
         log.info("ready: the sinks run, the %s source starts", self.source.name)
         opened = False  # the source has been open once: STATUS= says so at once
+        told_first_frame = False  # ... and so the first frame
         open_poll = OPEN_POLL_FIRST
         ping_interval = self.notifier.watchdog_interval or math.inf
         now = time.monotonic()
@@ -302,6 +295,9 @@ class Daemon:
             now = time.monotonic()
             if not opened and self.source.ready:
                 opened = True
+                next_status = now
+            if not told_first_frame and self._published:
+                told_first_frame = True
                 next_status = now
             if now >= next_ping:
                 if self._making_progress():
@@ -333,7 +329,7 @@ class Daemon:
         if dead:
             log.critical("%s died: exiting for a restart", ", ".join(dead))
             return EXIT_FAILURE
-        if not self._reader.is_alive():
+        if self._reader.finished:  # told by the thread itself, before is_alive() turns False
             if self._restart_reason is not None:
                 log.warning("%s: exiting with status %d", self._restart_reason, EXIT_RESTART)
                 return EXIT_RESTART

@@ -55,6 +55,17 @@ class Sink(abc.ABC):
         """A consistent snapshot for supervision, the watchdog and the summary line."""
 
 
+_end_listeners: list[Callable[[], None]] = []  # called whenever a Worker thread ends
+
+
+def watch_workers(listener: Callable[[], None]) -> Callable[[], None]:
+    """Have `listener` called, from the ending thread, whenever a Worker ends (cleanly or
+    not): the daemon's supervisor looks at its sinks then, instead of waking to poll them.
+    `listener` must return at once; the function returned stops the calls."""
+    _end_listeners.append(listener)
+    return lambda: _end_listeners.remove(listener)
+
+
 class Worker(threading.Thread):
     """A named daemon thread that logs a crash with its traceback and remembers it.
 
@@ -66,6 +77,7 @@ class Worker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self._work = target
         self.crash: BaseException | None = None
+        self.finished = False  # its work has returned or raised (before is_alive() turns False)
 
     def run(self) -> None:
         name_native_thread(self.name)
@@ -74,6 +86,10 @@ class Worker(threading.Thread):
         except BaseException as exc:
             self.crash = exc
             log.critical("thread %s died", self.name, exc_info=True)
+        finally:
+            self.finished = True
+            for listener in list(_end_listeners):
+                listener()
 
     @property
     def healthy(self) -> bool:

@@ -2,14 +2,23 @@
 
 # No `from __future__` here: this is the first code the command runs, and a signal during any
 # import before the handlers below would print a traceback.
+import os as _os
 import signal as _signal
 import sys as _sys
 
 
 def stop_quietly(signum: int, _: object) -> None:
     """SIGTERM (or SIGINT) before a command installs its own handlers: nothing has started, so
-    nothing is lost by stopping, and a traceback would only alarm (exit status 0)."""
-    raise SystemExit(0)
+    nothing is lost by stopping, and a traceback would only alarm (exit status 0). The process
+    ends here and now: an exception raised where the signal lands may be swallowed (inside an
+    import's lock callback, which ignores it: the daemon then ran on as if never signalled) or
+    turned into another error (inside the creation of a class). What a command printed is
+    flushed first, unless the signal came in the middle of that very flush."""
+    try:  # noqa: SIM105 - contextlib is one import more before the handlers are set
+        _sys.stdout.flush()
+    except Exception:  # a reentrant flush: what it held is lost, nothing else
+        pass
+    _os._exit(0)
 
 
 def _started_as_the_command() -> bool:

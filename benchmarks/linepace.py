@@ -21,7 +21,7 @@ Pi), then over MEASURED more with one TCP client:
 - CPU per frame: the daemon's own CPU time (utime + stime, summed over its threads from
   /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames);
 - the ratio to the same daemon's CPU per frame when it replays the same frames from a capture
-  as fast as it can (full speed, no client), measured in the same run;
+  in a loop as fast as it can (full speed, no client), measured in the same run;
 - sleeps per frame: how often the reader thread blocked and was woken again (its voluntary
   context switches), then the same over all the daemon's threads (the hops between threads);
 - with the client, the delivery latency, p50 and p99: from the write of a frame's last byte to
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, children_cpu, free_port
+from benchmarks.process import Daemon, free_port
 from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
 from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import decode
@@ -58,9 +58,11 @@ WARMUP = 3  # frames: the guard holds the first index until the second frame con
 MEASURED = 20  # frames per line, arrival size and phase (no client, one client): 26 s each
 SETTLED = 2  # frames between the client's arrival and its measure
 SAMPLE_DELAY = 0.3  # seconds after a frame's last byte when CPU is sampled: it is handled by then
-FULL_SPEED_FRAMES = 5000
+FULL_SPEED_FRAMES = 3000
 FRAME_GAP = 0.025  # seconds between a frame's ETX and the next STX
 UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.service
+PROGRESS_WATCHDOG_USEC = 400_000  # full speed: a STATUS= line (the frame count) every 0.2 s
+FULL_SPEED_SECONDS = 3.0
 TIMEOUT = 120.0
 
 FrameKey = tuple[tuple[str, str], ...]
@@ -184,29 +186,37 @@ class Bench:
 
 def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
     """CPU µs per frame of the same daemon replaying the frames as fast as it can (a capture
-    file, speed 0): what the frames cost when no wake-up is needed for them. A short replay's
-    CPU is taken from a long one's, which leaves out the start and the stop."""
-    directory.mkdir()
-    short = len(frames) // 10
-    cpu = [_replay_cpu(directory / name, frames[:count], mode) for name, count in
-           (("long", len(frames)), ("short", short))]  # fmt: skip
-    return (cpu[0] - cpu[1]) / (len(frames) - short) * 1e6
-
-
-def _replay_cpu(directory: Path, frames: Sequence[bytes], mode: str) -> float:
-    """CPU seconds of a daemon that replays `frames` once, from exec to exit."""
+    played in a loop at speed 0): what the frames cost when no wake-up is needed for them.
+    Measured in the steady state, between two frame counts of its STATUS= lines (one every
+    0.2 s), each taken with the daemon's CPU time as soon as it comes."""
     directory.mkdir()
     capture = directory / "capture.bin"
     capture.write_bytes(b"".join(frames))
-    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
+    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
     config = write_config(directory, source, mode, free_port())
-    before = children_cpu()
-    daemon = Daemon(directory, config)
-    status = daemon.process.wait(TIMEOUT)  # the end of the capture: the daemon stops
-    daemon.notify.close()
-    if status != 0:
-        raise RuntimeError(f"the replaying daemon exited with status {status}")
-    return children_cpu() - before
+    daemon = Daemon(directory, config, watchdog_usec=PROGRESS_WATCHDOG_USEC)
+    try:
+        daemon.seconds_to_ready()
+        first = _next_count(daemon, len(frames) // 10)  # past the start, memos warm
+        time.sleep(FULL_SPEED_SECONDS)
+        last = _next_count(daemon, first[0] + 1)
+    finally:
+        daemon.stop()
+    return (last[1] - first[1]) / (last[0] - first[0]) / 1000
+
+
+def _next_count(daemon: Daemon, at_least: int) -> tuple[int, int]:
+    """(frames, CPU ns) as soon as a STATUS= line counts a new total of at least `at_least`."""
+    deadline = time.monotonic() + TIMEOUT
+    seen = daemon.frames()
+    while True:
+        frames = daemon.frames()
+        if frames != seen and frames >= at_least:
+            return frames, daemon.cpu_ns()
+        seen = frames
+        if time.monotonic() > deadline or daemon.process.poll() is not None:
+            raise RuntimeError(f"the replaying daemon counts {frames} frames")
+        time.sleep(0.002)
 
 
 def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: int) -> Window:
@@ -222,6 +232,17 @@ def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: i
     )
 
 
+def _reader_thread(daemon: Daemon) -> int:
+    """The kernel id of the daemon's reader thread (READY=1 may come before it is named)."""
+    deadline = time.monotonic() + TIMEOUT
+    while not daemon.thread_ids("reader"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no thread named reader")
+        time.sleep(0.01)
+    (reader,) = daemon.thread_ids("reader")
+    return reader
+
+
 def paced(
     directory: Path, mode: str, frames: Sequence[bytes], arrival: int
 ) -> tuple[Window, Window, list[float]]:
@@ -231,7 +252,7 @@ def paced(
     bench = Bench(directory, mode)
     try:
         daemon = bench.daemon
-        (reader,) = daemon.thread_ids("reader")
+        reader = _reader_thread(daemon)
         feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], arrival)
         feeder.start()
         quiet = _window(daemon, reader, feeder, WARMUP, quiet_end)

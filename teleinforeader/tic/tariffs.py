@@ -1,10 +1,12 @@
-"""What a frame says about the contract: which index is counting now, its tariff period, the
-Tempo colours, the total energy, the subscribed power.
+"""What a frame says about the contract: its option and indexes, the period running and the
+index it drives, the Tempo colours, the total energy, the subscribed power.
 
-The label table says what each label is; this says how they combine on a real meter, for the
-consumers that show a reading to people (the web page, /metrics): in historic mode the period
-(PTEC) names the index that counts (HC.. -> HCHC); in standard mode NTARF numbers it
-(2 -> EASF02) and LTARF names it. Pure functions of one frame, no state.
+The label table says what each label is; this says how they combine on a real meter, for every
+consumer that shows a reading (the web page, /metrics, MQTT, TeleInfoMonitor's BASE): in
+historic mode the option (OPTARIF) says which indexes the meter counts on and the period (PTEC)
+names the one counting now (HC.. -> HCHC); in standard mode NTARF numbers it (2 -> EASF02) and
+LTARF names it. Pure functions of one frame, no state; a sink that needs other words (Home
+Assistant's `off_peak`) translates these, it does not derive them again.
 """
 
 from __future__ import annotations
@@ -36,8 +38,25 @@ STANDARD_INDEX_PERIODS: dict[str, str] = {
     **{f"EASF{n:02d}": f"supplier index {n}" for n in range(1, 11)},
     **{f"EASD{n:02d}": f"distributor index {n}" for n in range(1, 5)},
 }
-# Historic DEMAIN and the colour of a Tempo period, in the words of the STGE decoding.
-_DEMAIN_COLOURS = {"----": "unknown", "BLEU": "blue", "BLAN": "white", "ROUG": "red"}
+# The hours a historic period belongs to, by PTEC's first two characters, whatever the option
+# (a Tempo period adds its day's colour).
+HISTORIC_HOURS = {
+    "TH": "all hours",
+    "HC": "off-peak",
+    "HP": "peak",
+    "HN": "normal hours",
+    "PM": "mobile peak",
+}
+# Historic tariff options (OPTARIF; Tempo is 'BBR' and a programming character) and the
+# indexes each one counts on, one at a time.
+HISTORIC_OPTIONS: dict[str, tuple[str, ...]] = {
+    "BASE": ("BASE",),
+    "HC..": ("HCHC", "HCHP"),
+    "EJP.": ("EJPHN", "EJPHPM"),
+    "BBR": ("BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR"),
+}
+TEMPO_COLOURS = ("blue", "white", "red")
+_DEMAIN_COLOURS = {"BLEU": "blue", "BLAN": "white", "ROUG": "red"}  # "----": not known yet
 _PERIOD_COLOURS = {"B": "blue", "W": "white", "R": "red"}
 STANDARD_TOTAL = "EAST"
 # The apparent power drawn now, by mode: the first of these labels the meter sends.
@@ -50,6 +69,7 @@ class Period(NamedTuple):
     index: str | None  # the label of the index counting now (HCHC, EASF02), None if unknown
     code: str  # PTEC, or NTARF as text
     name: str  # human words ("off-peak", or the supplier's LTARF, stripped)
+    hours: str | None  # historic: a value of HISTORIC_HOURS ("off-peak" on a Tempo day too)
 
 
 _ENERGY_INDEXES = {
@@ -81,36 +101,86 @@ def current_period(frame: Frame) -> Period | None:
         if code is None:
             return None
         index, name = HISTORIC_PERIODS.get(code, (None, code))
-        return Period(index, code, name)
+        return Period(index, code, name, HISTORIC_HOURS.get(code[:2]))
     number = frame.int("NTARF")
     if number is None:
         return None
     index = f"EASF{number:02d}"
     name = (frame.get("LTARF") or "").strip() or index_period(frame.mode, index)
-    return Period(index, str(number), name)
+    return Period(index, str(number), name, None)
 
 
-def tempo_colours(frame: Frame) -> tuple[str, str] | None:
-    """Today's and tomorrow's Tempo colours ("blue", "white", "red", "unknown" or "none"),
-    or None on a contract that has none."""
-    if frame.mode == HISTORIC:
-        if not frame.get("OPTARIF", "").startswith("BBR"):
-            return None
-        today = _PERIOD_COLOURS.get(frame.get("PTEC", "")[3:], "unknown")  # HCJB: blue
-        return today, _DEMAIN_COLOURS.get(frame.get("DEMAIN", "----"), "unknown")
-    stge = frame.stge
-    if stge is None or (stge.tempo_today == "none" and stge.tempo_tomorrow == "none"):
+def option_key(optarif: str | None) -> str | None:
+    """The key of HISTORIC_OPTIONS for an OPTARIF value ('BBR(' -> 'BBR'), None if none."""
+    if optarif is None:
         return None
-    return stge.tempo_today, stge.tempo_tomorrow
+    if optarif.startswith("BBR"):
+        return "BBR"
+    return optarif if optarif in HISTORIC_OPTIONS else None
+
+
+def historic_option(frame: Frame) -> str | None:
+    """The historic option of the frame (a key of HISTORIC_OPTIONS): OPTARIF's, or, when noise
+    took OPTARIF, the option whose indexes the frame carries; None when neither says.
+
+    OPTARIF first: after a change of option, a picture of the meter that keeps the indexes it
+    last saw still holds the old option's."""
+    option = option_key(frame.get("OPTARIF"))
+    if option is not None:
+        return option
+    for option, indexes in HISTORIC_OPTIONS.items():
+        if any(label in frame for label in indexes):
+            return option
+    return None
+
+
+def is_tempo(frame: Frame) -> bool:
+    """A Tempo contract: historic option BBRx; in standard mode a calendar (NGTF) named TEMPO,
+    or a status register announcing a colour."""
+    if frame.mode == HISTORIC:
+        return historic_option(frame) == "BBR"
+    if "TEMPO" in frame.get("NGTF", "").upper():
+        return True
+    stge = frame.stge
+    return stge is not None and (stge.tempo_today != "none" or stge.tempo_tomorrow != "none")
+
+
+def tempo_colours(frame: Frame) -> tuple[str | None, str | None] | None:
+    """Today's and tomorrow's Tempo colours (each one of TEMPO_COLOURS, or None while not
+    known), or None on a contract that has none."""
+    if not is_tempo(frame):
+        return None
+    if frame.mode == HISTORIC:
+        today = _PERIOD_COLOURS.get(frame.get("PTEC", "")[3:])  # HCJB: blue
+        return today, _DEMAIN_COLOURS.get(frame.get("DEMAIN", ""))
+    stge = frame.stge
+    if stge is None:
+        return None, None
+    return known_colour(stge.tempo_today), known_colour(stge.tempo_tomorrow)
+
+
+def known_colour(name: str) -> str | None:
+    """A colour of the status register (STGE), None for its 'none' (no colour known)."""
+    return name if name in TEMPO_COLOURS else None
 
 
 def total_energy(frame: Frame) -> int | None:
-    """The energy withdrawn since the meter was installed (Wh): EAST in standard mode, the sum
-    of the tariff indexes in historic mode (one of them counts at a time)."""
+    """The energy withdrawn since the meter was installed (Wh): EAST in standard mode; in
+    historic mode the option's indexes added up (one of them counts at a time), only when the
+    frame carries every one: a partial sum would be a drop on a graph, then a spike in Home
+    Assistant's Energy dashboard when the missing index comes back. None otherwise."""
     if frame.mode != HISTORIC:
         return frame.int(STANDARD_TOTAL)
-    values = [frame.int(label) for label in HISTORIC_INDEX_PERIODS if label in frame]
-    return sum(value for value in values if value is not None) if values else None
+    option = historic_option(frame)
+    if option is None:
+        return None
+    total = 0
+    for label in HISTORIC_OPTIONS[option]:
+        value = frame.int(label)
+        if value is None:
+            return None
+        total += value
+    return total
 
 
 def subscribed_power(frame: Frame) -> tuple[int, str] | None:

@@ -14,8 +14,8 @@ mode none of the ten: TeleInfoMonitor shows nothing for them.
 (`[database] teleinfomonitor`) stores them in those eleven columns. The rules:
 
 - a label the meter sends is passed on as sent;
-- BASE is the total energy (`total_energy`: the sum of the option's tariff indexes, EAST in
-  standard mode), IINST and IMAX of a three-phase meter the largest phase;
+- BASE is the total energy (`tariffs.total_energy`: the sum of the option's tariff indexes,
+  EAST in standard mode), IINST and IMAX of a three-phase meter the largest phase;
 - a Linky in standard mode is shown as the same Linky shows itself in historic mode (Enedis
   NOI-CPT_54E): ISOUSC = PREF / 200 V (/ 3 on three phases), IMAX 090 (060 on three phases),
   HHPHC A, MOTDETAT 000000, OPTARIF and PTEC named from the supplier's NGTF and LTARF (a
@@ -32,6 +32,12 @@ from typing import Callable, NamedTuple, Union
 
 from teleinforeader.tic.frame import Frame
 from teleinforeader.tic.labels import HISTORIC
+from teleinforeader.tic.tariffs import (
+    HISTORIC_OPTIONS,
+    STANDARD_TOTAL,
+    historic_option,
+    total_energy,
+)
 
 SEED_LABELS = (
     "ADCO",
@@ -74,24 +80,10 @@ def largest(*labels: str) -> Source:
     return Source(f"the largest of {', '.join(labels)}", value)
 
 
-def index_sum(*labels: str) -> Source:
-    """The total of a historic option's indexes: only when the frame carries every one (a
-    partial sum would be a drop in the total)."""
-
-    def value(frame: Frame) -> int | None:
-        values = [frame.int(label) for label in labels]
-        return None if None in values else sum(values)  # type: ignore[arg-type]
-
-    return Source(" + ".join(labels), value)
-
-
-def total_energy(frame: Frame) -> int | None:
-    """The energy withdrawn since the meter was installed (Wh), for any meter: what BASE
-    is mapped from. None when the frame lacks one of the indexes it adds up."""
-    kind = meter_kind(frame)
-    if kind == HISTORIC_THREE_PHASE:
-        kind = _historic_option(frame)
-    return MAPPINGS[kind]["BASE"].value(frame)
+def total_of(indexes: tuple[str, ...]) -> Source:
+    """The total energy (`tariffs.total_energy`: strict, never a partial sum, which would be a
+    drop in the total), said as the indexes it adds up."""
+    return Source(" + ".join(indexes), total_energy)
 
 
 def fixed(value: Value) -> Source:
@@ -182,7 +174,7 @@ _STANDARD = {
     "ADCO": sent("ADSC"),
     "OPTARIF": OPTION_FROM_NGTF,
     "ISOUSC": subscribed_current(1),
-    "BASE": sent("EAST"),
+    "BASE": total_of((STANDARD_TOTAL,)),
     "PTEC": PERIOD_FROM_LTARF,
     "IINST": sent("IRMS1"),
     "IMAX": fixed(90),
@@ -190,13 +182,12 @@ _STANDARD = {
     "HHPHC": fixed("A"),
     "MOTDETAT": fixed("000000"),
 }
-TEMPO_INDEXES = ("BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR")
-# The historic options by the indexes they send, in the order a kind is recognised.
-HISTORIC_OPTIONS = {
-    "historic BASE": ("BASE",),
-    "historic HC/HP": ("HCHC", "HCHP"),
-    "historic EJP": ("EJPHN", "EJPHPM"),
-    "historic Tempo": TEMPO_INDEXES,
+# The single-phase historic kinds, by option (`tariffs.HISTORIC_OPTIONS`), in table order.
+HISTORIC_KINDS = {
+    "BASE": "historic BASE",
+    "HC..": "historic HC/HP",
+    "EJP.": "historic EJP",
+    "BBR": "historic Tempo",
 }
 HISTORIC_THREE_PHASE = "historic three-phase"
 STANDARD_SINGLE_PHASE = "standard single-phase"
@@ -205,8 +196,8 @@ STANDARD_THREE_PHASE = "standard three-phase"
 # The table: meter kind -> seed label -> where it comes from.
 MAPPINGS: dict[str, dict[str, Source]] = {
     **{
-        kind: {**_HISTORIC, "BASE": index_sum(*indexes)}
-        for kind, indexes in HISTORIC_OPTIONS.items()
+        kind: {**_HISTORIC, "BASE": total_of(HISTORIC_OPTIONS[option])}
+        for option, kind in HISTORIC_KINDS.items()
     },
     HISTORIC_THREE_PHASE: {
         **_HISTORIC,
@@ -233,15 +224,7 @@ def meter_kind(frame: Frame) -> str:
         return STANDARD_THREE_PHASE if three else STANDARD_SINGLE_PHASE
     if any(label in frame for label in _HISTORIC_PHASES):
         return HISTORIC_THREE_PHASE
-    return _historic_option(frame)
-
-
-def _historic_option(frame: Frame) -> str:
-    """The single-phase kind of the option whose indexes the frame carries (BASE if none)."""
-    for kind, indexes in HISTORIC_OPTIONS.items():
-        if any(label in frame for label in indexes):
-            return kind
-    return next(iter(HISTORIC_OPTIONS))
+    return HISTORIC_KINDS[historic_option(frame) or "BASE"]
 
 
 def seed_values(frame: Frame) -> tuple[str, dict[str, Value]]:

@@ -12,7 +12,6 @@ from teleinforeader.tic.teleinfomonitor import (
     meter_kind,
     seed_frame,
     seed_values,
-    total_energy,
 )
 from tests.storage.helpers import make_frames
 from tests.support.every_meter import every_meter
@@ -156,12 +155,6 @@ def test_a_three_phase_short_frame_gives_only_what_it_carries() -> None:
         "historic three-phase",
         {"ADCO": "031762120130", "IINST": 45, "HHPHC": ""},
     )
-
-
-def test_total_energy_of_any_meter_is_what_base_is_mapped_from() -> None:
-    for frames in every_meter().values():
-        for frame in frames:
-            assert total_energy(frame) == seed_values(frame)[1].get("BASE")
 
 
 def test_the_json_frame_pads_numbers_as_a_historic_meter_does() -> None:

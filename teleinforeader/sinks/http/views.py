@@ -30,6 +30,7 @@ _CURRENTS = {
     "standard": ("IRMS1", "IRMS2", "IRMS3"),
 }
 _VOLTAGES = {HISTORIC: (), "standard": ("URMS1", "URMS2", "URMS3")}
+UNKNOWN = "unknown"  # a Tempo colour not known (yet)
 
 
 def age_seconds(frame: Frame, now: datetime | None = None) -> float | None:
@@ -63,7 +64,9 @@ def reading(frame: Frame) -> dict[str, Any]:
         "period": None
         if period is None
         else {"index": period.index, "code": period.code, "name": period.name},
-        "tempo": None if colours is None else {"today": colours[0], "tomorrow": colours[1]},
+        "tempo": None
+        if colours is None
+        else {"today": colours[0] or UNKNOWN, "tomorrow": colours[1] or UNKNOWN},
         "indexes": [
             {
                 "label": label,

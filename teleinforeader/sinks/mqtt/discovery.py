@@ -15,8 +15,8 @@ from typing import Any
 
 from teleinforeader.sinks.mqtt.entities import Entity
 from teleinforeader.sinks.mqtt.naming import Topics, unique_id
-from teleinforeader.sinks.mqtt.state import option_key
 from teleinforeader.tic import HISTORIC
+from teleinforeader.tic.tariffs import option_key
 
 PROJECT_URL = "https://github.com/teleinforeader/teleinforeader"
 LINKY_TYPES = frozenset({"61", "62", "63", "64", "70", "71", "75", "76"})  # ADCO digits 5-6

@@ -20,14 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from teleinforeader.sinks.mqtt.state import (
-    OPTION_INDEXES,
-    TARIFF_PERIODS,
-    TEMPO_COLOURS,
-    is_tempo,
-    option_key,
-)
+from teleinforeader.sinks.mqtt.state import TARIFF_PERIODS
 from teleinforeader.tic.stge import BREAKING_DEVICE
+from teleinforeader.tic.tariffs import HISTORIC_OPTIONS, TEMPO_COLOURS, option_key
 
 SENSOR, BINARY_SENSOR = "sensor", "binary_sensor"
 DIAGNOSTIC = "diagnostic"
@@ -160,11 +155,11 @@ def _historic(state: Mapping[str, Any]) -> list[Entity]:
         _energy(label, name) for label, name in HISTORIC_INDEX_NAMES.items() if label in state
     ]
     option = option_key(state.get("OPTARIF"))
-    if len(OPTION_INDEXES.get(option or "", ())) > 1 and "energy_total" in state:
+    if len(HISTORIC_OPTIONS.get(option or "", ())) > 1 and "energy_total" in state:
         entities.append(ENERGY_TOTAL)
     if "tariff_period" in state:
         entities.append(TARIFF_PERIOD)
-    if is_tempo(state):
+    if "tempo_today" in state:  # a Tempo contract (see state.py)
         entities += TEMPO
     three_phase = "IINST1" in state
     if three_phase:
@@ -267,7 +262,7 @@ def _standard(state: Mapping[str, Any]) -> list[Entity]:
         entities.append(Entity("LTARF", SENSOR, "Tariff period", _text("LTARF")))
     if "NTARF" in state:
         entities.append(Entity("NTARF", SENSOR, "Supplier index in use", _number("NTARF")))
-    if is_tempo(state):
+    if "tempo_today" in state:  # a Tempo contract (see state.py)
         entities += TEMPO
     entities += _standard_measures(state)
     for label, name in (("PREF", "Subscribed power"), ("PCOUP", "Breaking power")):

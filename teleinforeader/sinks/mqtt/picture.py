@@ -49,6 +49,23 @@ class Snapshot(NamedTuple):
                 sources[label] = self.short
         return sources
 
+    def as_frame(self) -> Frame:
+        """The picture as one frame (each label's value and horodate from the frame `sources`
+        names), which `tic.tariffs` reads as it reads any frame."""
+        sources = self.sources()
+        horodates = {}
+        for label, frame in sources.items():
+            raw = frame.raw_horodates.get(label)
+            if raw is not None:
+                horodates[label] = raw
+        latest = self.latest
+        return Frame(
+            {label: frame[label] for label, frame in sources.items()},
+            self.mode,
+            received_at=latest.received_at if latest is not None else None,
+            horodates=horodates,
+        )
+
     @property
     def latest(self) -> Frame | None:
         """The most recent frame of the picture."""

@@ -2,72 +2,46 @@
 
 Keys in capitals are the meter's own labels, each with `Frame.typed`: an integer for numbers
 (indexes in Wh, powers in VA, kVA scaled to VA), the raw string otherwise (identifiers keep
-their leading zeros, padded texts their spaces). Keys in lower case are derived here, so that a
-subscriber needs no TIC knowledge: the tariff period, the Tempo colours, the total energy index,
-the STGE status register decoded, the relays, the horodates. docs/mqtt.md lists them all.
+their leading zeros, padded texts their spaces). Keys in lower case are derived (by
+`tic.tariffs`, as for the web page, in Home Assistant's words here), so that a subscriber needs
+no TIC knowledge: the tariff period, the Tempo colours, the total energy index, the STGE status
+register decoded, the relays, the horodates. docs/mqtt.md lists them all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from teleinforeader.sinks.mqtt.picture import Snapshot
-from teleinforeader.tic import HISTORIC, Frame, Horodate
+from teleinforeader.tic import HISTORIC, Frame
+from teleinforeader.tic.tariffs import current_period, known_colour, tempo_colours, total_energy
 
-# Historic PTEC -> the tariff period, whatever the option (Tempo adds the day's colour).
+# The hours of a historic period (tic.tariffs.HISTORIC_HOURS) in Home Assistant's enum words.
 TARIFF_PERIODS = {
-    "TH": "all_hours",
-    "HC": "off_peak",
-    "HP": "peak",
-    "HN": "normal",
-    "PM": "mobile_peak",
-}
-TEMPO_COLOURS = ("blue", "white", "red")
-_PTEC_COLOURS = {"B": "blue", "W": "white", "R": "red"}
-_DEMAIN_COLOURS = {"BLEU": "blue", "BLAN": "white", "ROUG": "red"}
-# Historic tariff option (OPTARIF, 'BBR' + a programming character for Tempo) -> its indexes.
-OPTION_INDEXES = {
-    "BASE": ("BASE",),
-    "HC..": ("HCHC", "HCHP"),
-    "EJP.": ("EJPHN", "EJPHPM"),
-    "BBR": ("BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR"),
+    "all hours": "all_hours",
+    "off-peak": "off_peak",
+    "peak": "peak",
+    "normal hours": "normal",
+    "mobile peak": "mobile_peak",
 }
 RELAYS = 8
 
 
-def option_key(optarif: str | None) -> str | None:
-    """The key of OPTION_INDEXES for an OPTARIF value ('BBR(' -> 'BBR')."""
-    if optarif is None:
-        return None
-    return "BBR" if optarif.startswith("BBR") else optarif if optarif in OPTION_INDEXES else None
-
-
-def is_tempo(values: Mapping[str, Any]) -> bool:
-    """A Tempo contract: historic option BBRx, or a standard calendar named TEMPO or a status
-    register that gives today's colour."""
-    if "OPTARIF" in values:
-        return option_key(values["OPTARIF"]) == "BBR"
-    status = values.get("status")
-    return "TEMPO" in str(values.get("NGTF", "")) or bool(status and status["tempo_today"])
-
-
 def state_of(snapshot: Snapshot) -> dict[str, Any]:
     """The state object of `snapshot` (see the module docstring)."""
-    sources = snapshot.sources()
+    picture = snapshot.as_frame()
     latest = snapshot.latest
     state: dict[str, Any] = {
         "time": latest.received_at.isoformat() if latest and latest.received_at else None,
         "serial": snapshot.serial,
         "mode": snapshot.mode,
     }
-    for label, frame in sources.items():
-        state[label] = frame.typed(label)
+    state.update(picture.typed_values())
     if snapshot.mode == HISTORIC:
-        _historic(state)
+        _historic(state, picture)
     else:
-        _standard(state, sources)
+        _standard(state, picture)
     return state
 
 
@@ -75,46 +49,40 @@ def state_payload(snapshot: Snapshot) -> bytes:
     return json.dumps(state_of(snapshot), separators=(",", ":")).encode()
 
 
-def _historic(state: dict[str, Any]) -> None:
-    ptec = state.get("PTEC")
-    if isinstance(ptec, str):
-        state["tariff_period"] = TARIFF_PERIODS.get(ptec[:2])
-    option = option_key(state.get("OPTARIF"))
-    if option == "BBR":
-        state["tempo_today"] = _PTEC_COLOURS.get(ptec[3]) if isinstance(ptec, str) else None
-        state["tempo_tomorrow"] = _DEMAIN_COLOURS.get(state.get("DEMAIN", ""))
-    indexes = [state.get(label) for label in OPTION_INDEXES.get(option or "", ())]
-    if indexes and all(isinstance(index, int) for index in indexes):
-        state["energy_total"] = sum(indexes)
+def _historic(state: dict[str, Any], picture: Frame) -> None:
+    period = current_period(picture)
+    if period is not None:
+        state["tariff_period"] = TARIFF_PERIODS.get(period.hours or "")
+    _tempo(state, picture)
+    _total(state, picture)
 
 
-def _standard(state: dict[str, Any], sources: dict[str, Frame]) -> None:
-    if isinstance(state.get("EAST"), int):
-        state["energy_total"] = state["EAST"]
-    stge_frame = sources.get("STGE")
-    stge = stge_frame.stge if stge_frame is not None else None
+def _standard(state: dict[str, Any], picture: Frame) -> None:
+    _total(state, picture)
+    stge = picture.stge
     if stge is not None:
         status = stge._asdict()
         del status["value"]
-        status["tempo_today"] = _colour(status["tempo_today"])
-        status["tempo_tomorrow"] = _colour(status["tempo_tomorrow"])
+        status["tempo_today"] = known_colour(status["tempo_today"])
+        status["tempo_tomorrow"] = known_colour(status["tempo_tomorrow"])
         state["status"] = status
-    if is_tempo(state):
-        status = state.get("status") or {}
-        state["tempo_today"] = status.get("tempo_today")
-        state["tempo_tomorrow"] = status.get("tempo_tomorrow")
+    _tempo(state, picture)
     relais = state.get("RELAIS")
     if isinstance(relais, int):
         state["relays"] = [bool(relais >> bit & 1) for bit in range(RELAYS)]
-    horodates = {}
-    for label, frame in sources.items():
-        raw = frame.raw_horodates.get(label)
-        if raw is not None:
-            horodates[label] = Horodate.parse(raw).time.isoformat()
-    if horodates:
-        state["horodates"] = horodates
+    if picture.raw_horodates:
+        state["horodates"] = {
+            label: horodate.time.isoformat() for label, horodate in picture.horodates.items()
+        }
 
 
-def _colour(name: str) -> str | None:
-    """STGE's colour names: 'none' (no colour known) becomes null."""
-    return name if name in TEMPO_COLOURS else None
+def _tempo(state: dict[str, Any], picture: Frame) -> None:
+    colours = tempo_colours(picture)
+    if colours is not None:
+        state["tempo_today"], state["tempo_tomorrow"] = colours
+
+
+def _total(state: dict[str, Any], picture: Frame) -> None:
+    total = total_energy(picture)  # strict: never a partial sum (a spike in the Energy panel)
+    if total is not None:
+        state["energy_total"] = total

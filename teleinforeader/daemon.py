@@ -278,6 +278,9 @@ class Daemon:
 
     def _supervise(self) -> int:
         """Sleep until something is due; return the exit status when the daemon must stop."""
+        # What the source waits for, read before READY's status so that a change in between
+        # is told again rather than missed.
+        told_waiting = self.source.waiting  # until the source opens, STATUS= says why it waits
         self.notifier.ready(self.status_line())
         log.info("ready: the sinks run, the %s source starts", self.source.name)
         opened = False  # the source has been open once: STATUS= says so at once
@@ -295,6 +298,9 @@ class Daemon:
             now = time.monotonic()
             if not opened and self.source.ready:
                 opened = True
+                next_status = now
+            elif not opened and self.source.waiting != told_waiting:
+                told_waiting = self.source.waiting
                 next_status = now
             if not told_first_frame and self._published:
                 told_first_frame = True

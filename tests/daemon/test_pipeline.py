@@ -177,6 +177,41 @@ def test_a_sink_that_cannot_start_stops_the_daemon_and_closes_the_started_ones(
     assert "cannot start the server sink: [Errno 98] Address already in use" in caplog.text
 
 
+class NeverOpens(MemorySource):
+    """A serial port that does not open: why, it says after its first attempt."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.reason = ""
+
+    def run(self, protocol: ReaderProtocol) -> None:
+        self.reason = " (No such file or directory)"
+        self._stop.wait()
+
+    @property
+    def waiting(self) -> str | None:
+        return f"waiting for /dev/serial0{self.reason}"
+
+    @property
+    def ready(self) -> bool:
+        return False
+
+
+def test_ready_without_the_source_and_why_it_waits_is_told_at_once(
+    notify_socket: NotifySocket,
+) -> None:
+    """No watchdog: the 30 s STATUS refresh is not what brings the reason."""
+    running = Running(
+        Daemon(NeverOpens(), [CollectingSink()], notifier=Notifier(notify_socket.environ()))
+    )
+    ready = notify_socket.receive_until("READY")
+    assert ready["STATUS"].startswith("waiting for /dev/serial0")
+    status = ready
+    while "(No such file or directory)" not in status["STATUS"]:
+        status = notify_socket.receive_until("STATUS", timeout=5)
+    assert running.stop() == 0
+
+
 def test_systemd_hears_ready_status_watchdog_and_stopping(notify_socket: NotifySocket) -> None:
     notifier = Notifier(notify_socket.environ(watchdog_usec=200_000))
     running = Running(Daemon(MemorySource(steady_line(3)), [CollectingSink()], notifier=notifier))

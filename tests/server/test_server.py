@@ -164,7 +164,9 @@ def test_thousand_connect_disconnect_cycles_leak_no_descriptor(
     wait_for(lambda: counter(sink, "disconnects") == 1000)
     assert counter(sink, "connects") == 1000
     assert counter(sink, "clients") == 0
-    assert open_descriptors() == before
+    # A leak would add hundreds; another test's thread closing its last socket meanwhile only
+    # takes some away: wait for no more than before, rather than for exactly as many.
+    wait_for(lambda: open_descriptors() <= before, what=f"back to {before} descriptors")
 
 
 def test_max_clients_refused_politely(start_server: Start, connect: Connect) -> None:

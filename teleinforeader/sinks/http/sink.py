@@ -44,6 +44,7 @@ from teleinforeader.sinks.server.network import (
     format_peer,
     open_listener,
 )
+from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
 
 log = logging.getLogger(__name__)
@@ -79,17 +80,14 @@ class HttpSink(Sink):
         self._streamed: Frame | None = None  # the latest frame the streams were sent
         self._event, self._event_of = b"", None  # its event, encoded once
         self._streams = 0  # live streams open: submit wakes the thread only when > 0
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
-        self._wake_pending = False
+        self._wakeup = WakeChannel()
         self._stopping = False
         self._selector: selectors.BaseSelector | None = None
         self._listener: socket.socket | None = None
         self._connections: dict[int, Connection] = {}
         self._next_heartbeat = 0.0
         self.keep_alive = KEEP_ALIVE
-        self._worker: Worker | None = None
+        self._worker = Worker("http", self._serve)
         self.address: tuple[str, int] | None = None
         self._counters = {
             "requests": 0,
@@ -110,30 +108,20 @@ class HttpSink(Sink):
         self.address = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, _READ, _LISTENER)
-        self._selector.register(self._wake_reader, _READ, _WAKE)
+        self._selector.register(self._wakeup.reader, _READ, _WAKE)
         if self._queries is not None:
             self._queries.start()
-        self._worker = Worker("http", self._serve)
         self._worker.start()
         log.info("web page and API on http://%s/", format_peer(self.address))
 
     def submit(self, frame: Frame) -> None:
         self._latest = frame
-        if self._streams and not self._wake_pending:
-            self._wake_pending = True
-            self._wake()
+        if self._streams:
+            self._wakeup.wake()
 
     def close(self, timeout: float) -> None:
         self._stopping = True
-        worker = self._worker
-        if worker is None:
-            self._wake_reader.close()
-            self._wake_writer.close()
-            return
-        self._wake()
-        worker.join(timeout + 1.0)
-        if worker.is_alive():
-            log.error("http thread did not stop within %.1f s", timeout + 1.0)
+        stop_worker(self._worker, self._wakeup, timeout)
         if self._queries is not None:
             self._queries.stop(timeout)
 
@@ -141,21 +129,17 @@ class HttpSink(Sink):
         counters = dict(self._counters)
         counters["clients"] = len(self._connections)
         counters["streams"] = self._streams
-        alive = self._worker is None or self._worker.healthy
+        alive = self._worker.healthy
         if self._queries is not None:
             counters["history_queries"] = self._queries.queries
             counters["history_errors"] = self._queries.errors
             alive = alive and self._queries.healthy
         return SinkStatus(alive=alive, backlog=0, progress=counters["requests"], counters=counters)
 
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
-            self._wake_writer.send(b"\0")
-
     def _answered(self, token: object, reply: Reply) -> None:
         """From the query thread: a history answer is ready."""
         self._answers.append((token, reply))
-        self._wake()
+        self._wakeup.wake()
 
     # -- the HTTP thread -----------------------------------------------------------------------
 
@@ -167,7 +151,7 @@ class HttpSink(Sink):
                 self._counters["wakeups"] += 1
                 for key, events in ready:
                     if key.data is _WAKE:
-                        self._drain_wake()
+                        self._wakeup.drain()  # before the latest frame is looked at
                     elif key.data is _LISTENER:
                         self._accept()
                     else:
@@ -183,11 +167,6 @@ class HttpSink(Sink):
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            self._wake_reader.recv(4096)
-        self._wake_pending = False  # after the read, before the latest frame is looked at
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -383,5 +362,4 @@ class HttpSink(Sink):
             self._listener.close()
         if self._selector is not None:
             self._selector.close()
-        self._wake_reader.close()
-        self._wake_writer.close()
+        self._wakeup.close()

@@ -19,11 +19,9 @@ random delay. A meter silent for METER_SILENT seconds is shown `offline` until i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
-import socket
 import time
 from collections import Counter, deque
 from typing import Callable
@@ -37,6 +35,7 @@ from teleinforeader.sinks.mqtt.naming import OFFLINE, ONLINE, Topics
 from teleinforeader.sinks.mqtt.picture import MeterPicture, Snapshot
 from teleinforeader.sinks.mqtt.policy import PublishPolicy
 from teleinforeader.sinks.mqtt.state import state_of
+from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
 
 log = logging.getLogger(__name__)
@@ -76,15 +75,11 @@ class MqttSink(Sink):
         # The latest due snapshot, from submit to the thread (append and popleft are atomic).
         self._pending: deque[Snapshot] = deque(maxlen=1)
         self._last_frame_at = -METER_SILENT
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
-        self._wake_pending = False
+        self._wakeup = WakeChannel()
         self._stopping = False
         self._close_deadline = 0.0
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         self._worker = Worker("mqtt", self._run)
-        self._started = False
         # The thread's own, from here on.
         self._latest: Snapshot | None = None
         self._topics: Topics | None = None
@@ -101,7 +96,6 @@ class MqttSink(Sink):
     # -- the pipeline's side -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._started = True
         self._worker.start()
         s = self.settings
         log.info(
@@ -127,19 +121,12 @@ class MqttSink(Sink):
         picture.see(frame)
         if self._policy.due(frame, now):
             self._pending.append(picture.snapshot())
-            self._wake()
+            self._wakeup.wake()
 
     def close(self, timeout: float) -> None:
         self._close_deadline = self._clock() + timeout
         self._stopping = True
-        if not self._started:
-            self._wake_reader.close()
-            self._wake_writer.close()
-            return
-        self._wake()
-        self._worker.join(timeout + 1.0)
-        if self._worker.is_alive():
-            log.error("MQTT thread did not stop within %.1f s", timeout + 1.0)
+        stop_worker(self._worker, self._wakeup, timeout)
 
     def status(self) -> SinkStatus:
         counters = dict(self.counters)
@@ -151,13 +138,6 @@ class MqttSink(Sink):
             counters=counters,
         )
 
-    def _wake(self) -> None:
-        if not self._wake_pending:
-            self._wake_pending = True
-            # OSError: full (a wake-up is pending anyway) or closed (stopping)
-            with contextlib.suppress(OSError):
-                self._wake_writer.send(b"\0")
-
     # -- the sink's thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -168,15 +148,14 @@ class MqttSink(Sink):
                 if connection is None:
                     self._idle()
                 else:
-                    woken = connection.step(self._timeout(), self._wake_reader)
+                    woken = connection.step(self._timeout(), self._wakeup.reader)
                     if woken:
-                        self._drain_wake()
+                        self._wakeup.drain()
                     self._after_step(connection)
             self._take_pending()
             self._shut_down()
         finally:
-            self._wake_reader.close()
-            self._wake_writer.close()
+            self._wakeup.close()
 
     def _idle(self) -> None:
         """No connection: wait for the first meter, or for the next attempt, then connect."""
@@ -184,15 +163,10 @@ class MqttSink(Sink):
         now = self._clock()
         if latest is None or now < self._retry_at:
             timeout = None if latest is None else self._retry_at - now
-            if wait_readable(self._wake_reader, 3600.0 if timeout is None else timeout):
-                self._drain_wake()
+            if wait_readable(self._wakeup.reader, 3600.0 if timeout is None else timeout):
+                self._wakeup.drain()
             return
         self._connect(latest)
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            self._wake_reader.recv(4096)
-        self._wake_pending = False  # after the read: a byte sent meanwhile must stay
 
     def _take_pending(self) -> None:
         """The snapshot submit handed over, if any: publish it when connected."""
@@ -397,7 +371,7 @@ class MqttSink(Sink):
                 connection.writing and connection.is_open and self._clock() < self._close_deadline
             ):
                 if connection.step(
-                    max(0.0, self._close_deadline - self._clock()), self._wake_reader
+                    max(0.0, self._close_deadline - self._clock()), self._wakeup.reader
                 ):
-                    self._drain_wake()
+                    self._wakeup.drain()
         connection.close()

@@ -24,7 +24,6 @@ between them, so that no frame falls between the latest and the hand-off.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import logging
 import selectors
@@ -44,6 +43,7 @@ from teleinforeader.sinks.server.network import (
     format_peer,
     open_listener,
 )
+from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,7 @@ class ServerSink(Sink):
         self.settings = settings
         self._allow = AllowList(settings.allow)
         self._handoff: deque[Frame] = deque(maxlen=handoff_limit)
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
-        self._wake_pending = False
+        self._wakeup = WakeChannel()
         self._stopping = False
         self._close_deadline = 0.0
         self._selector: selectors.BaseSelector | None = None
@@ -83,7 +80,7 @@ class ServerSink(Sink):
         self._encoded: tuple[Frame, bytes] | None = None  # the last frame encoded, and its line
         self._encode = teleinfomonitor_json_line if settings.teleinfomonitor else frame_to_json_line
         self.connection_log = ConnectionLog()  # clients come and go: a bounded number of lines
-        self._worker: Worker | None = None
+        self._worker = Worker("server", self._serve)
         self.address: tuple[str, int] | None = None
         self._counters = {
             "frames": 0,  # submitted
@@ -106,8 +103,7 @@ class ServerSink(Sink):
         self.address = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, _READ, _LISTENER)
-        self._selector.register(self._wake_reader, _READ, _WAKE)
-        self._worker = Worker("server", self._serve)
+        self._selector.register(self._wakeup.reader, _READ, _WAKE)
         self._worker.start()
         log.info("serving JSON lines on %s", format_peer(self.address))
 
@@ -123,38 +119,22 @@ class ServerSink(Sink):
             if len(handoff) == handoff.maxlen:
                 self._counters["handoff_dropped"] += 1
             handoff.append(frame)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._wake()
+        self._wakeup.wake()
 
     def close(self, timeout: float) -> None:
         self._close_deadline = time.monotonic() + timeout
         self._stopping = True
-        worker = self._worker
-        if worker is None:
-            self._wake_reader.close()
-            self._wake_writer.close()
-            return
-        self._wake()
-        worker.join(timeout + 1.0)
-        if worker.is_alive():
-            log.error("server thread did not stop within %.1f s", timeout + 1.0)
+        stop_worker(self._worker, self._wakeup, timeout)
 
     def status(self) -> SinkStatus:
         counters = dict(self._counters)
         counters["clients"] = len(self._clients)
-        worker = self._worker
         return SinkStatus(
-            alive=worker is None or worker.healthy,
+            alive=self._worker.healthy,
             backlog=len(self._handoff),
             progress=counters["frames"],
             counters=counters,
         )
-
-    def _wake(self) -> None:
-        # OSError: full (a wake-up is pending anyway) or closed (the server is gone)
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"\0")
 
     # -- the server thread ---------------------------------------------------------------------
 
@@ -164,7 +144,7 @@ class ServerSink(Sink):
             while True:
                 for key, events in self._selector.select(self._select_timeout()):
                     if key.data is _WAKE:
-                        self._drain_wake()
+                        self._wakeup.drain()  # before the hand-off is read, in _broadcast
                     elif key.data is _LISTENER:
                         self._accept()
                     else:
@@ -195,15 +175,6 @@ class ServerSink(Sink):
         if time.monotonic() >= self._close_deadline:
             return False
         return any(client.pending for client in self._clients.values())
-
-    def _drain_wake(self) -> None:
-        # One read is enough: at most a few bytes wait (see submit), and the selector is
-        # level-triggered, so anything left wakes us again.
-        with contextlib.suppress(BlockingIOError):
-            self._wake_reader.recv(4096)
-        # After the read (a byte sent meanwhile must stay to wake us) and before the hand-off
-        # is read (a frame appended before this line is broadcast in this round).
-        self._wake_pending = False
 
     def _broadcast(self) -> None:
         handoff = self._handoff
@@ -398,5 +369,4 @@ class ServerSink(Sink):
         self._stop_listening()
         if self._selector is not None:
             self._selector.close()
-        self._wake_reader.close()
-        self._wake_writer.close()
+        self._wakeup.close()

@@ -1,27 +1,25 @@
 """Start-up and idle cost: `--version`, `probe` and the daemon's time to READY=1, with and without
 the package's byte-code, and the CPU a silent line costs.
 
-Each start is a real process, timed from exec, the median of STARTS: `teleinforeader --version`;
-`teleinforeader probe --frames 1` on a pty where a meter sends a historic frame every 20 ms (so
-its figure is start-up, opening the port and one frame); the daemon as systemd runs it (a
-$NOTIFY_SOCKET datagram socket) until READY=1, with the serial source on a pty whose master never
-writes (a meter unplugged from the shield), SQLite in a temporary state directory and the socket
-server on loopback. "With byte-code" runs a copy of the package compiled beforehand, as `pip
-install` leaves it; "without", the same copy with no `__pycache__`, which Python then compiles
-on every start (a package installed with --no-compile into a directory the service cannot
-write, as under the unit's ProtectSystem=strict). The standard library keeps its own byte-code
-in both.
+The package is installed as a user gets it: the wheel built from this checkout, put by `pip
+install` into a directory of its own ("with byte-code": compiled at install, pip's default;
+"without": `--no-compile`, which Python then compiles on every start since it may not write
+where the package lives, as under the unit's ProtectSystem=strict). The standard library keeps
+its own byte-code in both. Each start is a real process, timed from exec, the median of STARTS:
+`teleinforeader --version`; `teleinforeader probe --frames 1` on a pty where a meter sends a
+historic frame every 20 ms (so its figure is start-up, opening the port and one frame); the
+daemon as systemd runs it (a $NOTIFY_SOCKET datagram socket) until READY=1, with the serial
+source on a pty whose master never writes (a meter unplugged from the shield), SQLite in a
+temporary state directory, the socket server and the web server on loopback.
 
-Idle CPU is utime + stime from /proc/PID/stat over IDLE_SECONDS: the supervisor sleeps on an
-Event and the source blocks in the kernel, so it should be close to zero (a Pi Zero is about
+Idle CPU is utime + stime from /proc/PID/stat over IDLE_SECONDS: the supervisor sleeps on a
+pipe and the source blocks in the kernel, so it should be close to zero (a Pi Zero is about
 20x slower than a desktop: what costs 0.05 % here costs 1 % there).
 """
 
 from __future__ import annotations
 
-import compileall
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,7 +28,6 @@ import threading
 import time
 from pathlib import Path
 
-import teleinforeader
 from benchmarks.common import machine, print_table
 from benchmarks.process import Daemon, free_port
 from tests.support.captures import historic_frame
@@ -38,6 +35,8 @@ from tests.support.captures import historic_frame
 STARTS = 5
 IDLE_SECONDS = 30.0
 PROBE_FRAME_PERIOD = 0.02  # seconds between two frames on the probed line
+REPOSITORY = Path(__file__).resolve().parents[1]
+BUILD_WHEEL = "import sys; from poetry.core.masonry import api; print(api.build_wheel(sys.argv[1]))"
 
 
 def _write_config(directory: Path, device: str) -> Path:
@@ -46,30 +45,45 @@ def _write_config(directory: Path, device: str) -> Path:
         f'[source]\ntype = "serial"\ndevice = "{device}"\n'
         f'[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
-        "[http]\nenabled = false\n"
+        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'  # on, as installed
         f'[daemon]\nstate_directory = "{directory / "state"}"\n'
     )
     return config
 
 
-def package_copy(directory: Path, compiled: bool) -> Path:
-    """A directory holding a copy of the package, compiled or with no byte-code at all."""
-    directory.mkdir()
-    source = Path(teleinforeader.__file__).parent
-    shutil.copytree(
-        source, directory / "teleinforeader", ignore=shutil.ignore_patterns("__pycache__")
+def build_wheel(directory: Path) -> Path:
+    """The wheel of this checkout, built by poetry-core's PEP 517 hook (offline)."""
+    built = subprocess.run(
+        [sys.executable, "-c", BUILD_WHEEL, str(directory)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    if compiled:
-        compileall.compile_dir(directory / "teleinforeader", quiet=1)
-    return directory
+    return directory / built.stdout.strip()
 
 
-def _command_seconds(arguments: list[str], package: Path) -> float:
-    """Exec to exit of `python -B -m teleinforeader ARGUMENTS` run from `package`'s copy."""
+def install(wheel: Path, target: Path, compiled: bool) -> dict[str, str]:
+    """`pip install` the wheel into `target`; the environment that runs that copy."""
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"),
+            *("--disable-pip-version-check", "--target", str(target)),
+            *(() if compiled else ("--no-compile",)),
+            str(wheel),
+        ],
+        check=True,
+    )
+    return {"PYTHONPATH": str(target), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _command_seconds(arguments: list[str], environ: dict[str, str], cwd: Path) -> float:
+    """Exec to exit of `python -m teleinforeader ARGUMENTS` of the installed copy."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-B", "-m", "teleinforeader", *arguments],
-        cwd=package,
+        [sys.executable, "-m", "teleinforeader", *arguments],
+        cwd=cwd,
+        env={**os.environ, **environ},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
@@ -99,25 +113,24 @@ class BusyLine(threading.Thread):
         os.close(self.slave)
 
 
-def start_up(directory: Path, compiled: bool) -> list[float]:
-    """Median seconds of --version, probe, and exec to READY=1, for one copy of the package."""
-    package = package_copy(directory / ("compiled" if compiled else "source"), compiled)
-    version = statistics.median(_command_seconds(["--version"], package) for _ in range(STARTS))
+def start_up(directory: Path, wheel: Path, compiled: bool) -> list[float]:
+    """Median seconds of --version, probe, and exec to READY=1, for one install of the wheel."""
+    environ = install(wheel, directory / ("compiled" if compiled else "source"), compiled)
+    starts = range(STARTS)
+    version = statistics.median(_command_seconds(["--version"], environ, directory) for _ in starts)
     line = BusyLine()
     line.start()
     try:
-        probe = [line.device, "--mode", "historic", "--frames", "1", "--duration", "10"]
-        probed = statistics.median(
-            _command_seconds(["probe", *probe], package) for _ in range(STARTS)
-        )
+        probe = ["probe", line.device, "--mode", "historic", "--frames", "1", "--duration", "10"]
+        probed = statistics.median(_command_seconds(probe, environ, directory) for _ in starts)
     finally:
         line.close()
     master, slave = os.openpty()  # the master writes nothing: a silent line
     try:
         config = _write_config(directory, os.ttyname(slave))
         readies = []
-        for _ in range(STARTS):
-            daemon = Daemon(directory, config, python_options=("-B",), cwd=package)
+        for _ in starts:
+            daemon = Daemon(directory, config, extra_environ=environ, cwd=directory)
             readies.append(daemon.seconds_to_ready())
             daemon.stop()
     finally:
@@ -156,8 +169,9 @@ def idle_cost(directory: Path) -> list[tuple[str, object]]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        compiled = start_up(directory, compiled=True)
-        source = start_up(directory, compiled=False)
+        wheel = build_wheel(directory)
+        compiled = start_up(directory, wheel, compiled=True)
+        source = start_up(directory, wheel, compiled=False)
         idle = idle_cost(directory)
     names = ("teleinforeader --version", "probe, to its first frame", "run, exec to READY=1")
     print_table(

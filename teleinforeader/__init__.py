@@ -40,10 +40,28 @@ if _started_as_the_command():  # as early as can be: `run` replaces them with it
 
 
 def __getattr__(name: str) -> str:
-    # The version lives in pyproject.toml only; reading package metadata costs import time,
-    # so it is looked up when asked for, not when the daemon starts.
+    # The version lives in pyproject.toml only, and so in the installed package's metadata.
     if name == "__version__":
-        from importlib.metadata import version
-
-        return version("teleinforeader")
+        return _installed_version()
     raise AttributeError(name)
+
+
+def _installed_version() -> str:
+    """The version pip installed, from the name of the `.dist-info` directory beside the
+    package (`teleinforeader-0.1.0.dist-info`): a directory listing, where importlib.metadata
+    costs a Pi Zero a fifth of a second of imports (email, zipfile, csv...). An editable
+    install or a checkout has its metadata elsewhere: importlib.metadata finds it."""
+    site = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+    try:
+        names = _os.listdir(site)
+    except OSError:
+        names = []
+    prefix, suffix = "teleinforeader-", ".dist-info"
+    found = [
+        n[len(prefix) : -len(suffix)] for n in names if n.startswith(prefix) and n.endswith(suffix)
+    ]
+    if len(found) == 1:
+        return found[0]
+    from importlib.metadata import version
+
+    return version("teleinforeader")

@@ -2,20 +2,25 @@
 
 Subcommands live in `teleinforeader.commands.<module>`, each with `add_arguments(parser)` and
 `run(args) -> int`. Only the chosen command's module is imported, so `teleinforeader --version`
-and the daemon's start-up pay for nothing else.
+and the daemon's start-up pay for nothing else. The daemon's usual command lines (the unit's
+`--config FILE`, `--log-level LEVEL`, `--print`) and `--version` are read without argparse,
+whose import and help formatter cost a Pi Zero more than a tenth of a second; anything else,
+mistakes and --help included, goes through argparse.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import argparse
+
     from teleinforeader.settings import Settings
 
 # name -> (module, one-line help). "run" is the default when no command is named.
@@ -33,17 +38,57 @@ COMMANDS: dict[str, tuple[str, str]] = {
 DEFAULT_COMMAND = "run"
 
 
-class _VersionAction(argparse.Action):
-    """--version, reading package metadata only when asked (it costs start-up time)."""
+def _print_version() -> None:
+    from teleinforeader import __version__
 
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+    sys.stdout.write(f"teleinforeader {__version__}\n")
 
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        from teleinforeader import __version__
 
-        sys.stdout.write(f"teleinforeader {__version__}\n")
-        parser.exit()
+def _version_action() -> type:
+    """--version for argparse, reading the version only when asked."""
+    import argparse
+
+    class VersionAction(argparse.Action):
+        def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+            super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+        def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+            _print_version()
+            parser.exit()
+
+    return VersionAction
+
+
+def plain_run_arguments(words: Sequence[str]) -> SimpleNamespace | None:
+    """`run [--config FILE] [--log-level LEVEL] [--print]`, each at most once, each option
+    and its value as two words: the arguments as argparse would give them, without argparse.
+    None for anything else, which argparse then reads (and refuses, or explains)."""
+    from teleinforeader.logs import LOG_LEVELS
+
+    if words[:1] != ["run"]:
+        return None
+    found: dict[str, object] = {}
+    rest = list(words[1:])
+    while rest:
+        word = rest.pop(0)
+        if word == "--print" and "print_frames" not in found:
+            found["print_frames"] = True
+        elif word == "--config" and "config" not in found and rest and rest[0][:1] != "-":
+            found["config"] = Path(rest.pop(0))
+        elif word == "--log-level" and "log_level" not in found and rest:
+            level = rest.pop(0).lower()
+            if level not in LOG_LEVELS:
+                return None
+            found["log_level"] = level
+        else:
+            return None
+    return SimpleNamespace(
+        version=None,
+        command="run",
+        config=found.get("config"),
+        log_level=found.get("log_level"),
+        print_frames=found.get("print_frames", False),
+    )
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
@@ -99,15 +144,21 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
-    """The parser, with full arguments for `command` only (the others listed for --help)."""
+    """The parser of `command` with its arguments, or with every command listed ("": for
+    --help, --version and mistakes). A subparser costs start-up time: only what the command
+    line can use is built."""
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="teleinforeader",
         description="Read a French Enedis meter's TeleInfo stream, store and broadcast it.",
     )
-    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument("--version", action=_version_action())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     module = None
     for name, (module_name, help_text) in COMMANDS.items():
+        if command and name != command:
+            continue
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == command:
             module = importlib.import_module(module_name)
@@ -129,6 +180,14 @@ def _main(argv: Sequence[str] | None) -> int:
         # From here on Ctrl-C is KeyboardInterrupt, which commands such as tail catch.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     args_list = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    if args_list == ["--version"]:
+        _print_version()
+        return 0
+    plain = plain_run_arguments(args_list)
+    if plain is not None:  # the daemon as the unit starts it: no parser to build
+        from teleinforeader.commands import run
+
+        return int(run.run(plain) or 0)  # type: ignore[arg-type]
     command = args_list[0] if args_list[0] in COMMANDS else None
     if command is None:  # --help or --version
         parser, _ = build_parser("")

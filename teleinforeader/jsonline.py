@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from teleinforeader.tic.frame import Horodate
-from teleinforeader.tic.teleinfomonitor import seed_frame, seed_values
 
 if TYPE_CHECKING:
     from teleinforeader.tic import Frame
@@ -54,6 +53,8 @@ def teleinfomonitor_json_line(frame: Frame, now: datetime | None = None) -> byte
     """The line of a `[server] teleinfomonitor` listener: `frame` holds the ten labels
     TeleInfoMonitor reads, mapped for any meter (tic/teleinfomonitor.py), and `mapped_from`
     the meter's kind; no horodates (the ten carry none). Under 1024 bytes for every meter."""
+    from teleinforeader.tic.teleinfomonitor import seed_frame, seed_values  # when asked for
+
     kind, values = seed_values(frame)
     return _line(frame, seed_frame(values).items(), f',"mapped_from":{_quote(kind)}', now)
 

@@ -13,7 +13,6 @@ configuration asks for it, so a Pi Zero does not pay at start-up for what it doe
 
 from __future__ import annotations
 
-import argparse
 import functools
 import logging
 import os
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING
 from teleinforeader.cli import add_config_arguments, settings_from_args
 
 if TYPE_CHECKING:
+    import argparse
+
     from teleinforeader.sinks import SinkContext
     from teleinforeader.sinks.base import Sink
 

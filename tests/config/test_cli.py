@@ -8,6 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from teleinforeader.cli import build_parser, plain_run_arguments
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -67,3 +71,34 @@ def test_missing_option_value_is_a_usage_error(run_cli: RunCli) -> None:
     result = run_cli("check-config", "--config")
     assert result.returncode == 2
     assert "argument --config: expected one argument" in result.stderr
+
+
+PLAIN = [
+    ["run"],
+    ["run", "--config", "/etc/teleinforeader/teleinforeader.toml"],
+    ["run", "--print"],
+    ["run", "--log-level", "DEBUG", "--config", "a file.toml", "--print"],
+]
+NOT_PLAIN = [
+    ["run", "--config", "x", "--config", "y"],  # argparse keeps the last: it decides
+    ["run", "--log-level", "bogus"],
+    ["run", "--config=x"],
+    ["run", "--conf", "x"],  # an abbreviation argparse accepts
+    ["run", "--config"],
+    ["run", "-h"],
+    ["probe", "--config", "x"],
+]
+
+
+@pytest.mark.parametrize("words", PLAIN, ids=" ".join)
+def test_the_daemon_s_usual_command_lines_are_read_as_argparse_reads_them(words: list) -> None:
+    """The unit's command line is read without argparse (its import is start-up time on a Pi
+    Zero): to the same arguments."""
+    parser, _ = build_parser("run")
+    plain = plain_run_arguments(words)
+    assert plain is not None and vars(plain) == vars(parser.parse_args(words))
+
+
+@pytest.mark.parametrize("words", NOT_PLAIN, ids=" ".join)
+def test_any_other_command_line_is_left_to_argparse(words: list) -> None:
+    assert plain_run_arguments(words) is None

@@ -7,7 +7,6 @@ live stream (`STREAM`) or a history job for the query thread (`Deferred`). See d
 from __future__ import annotations
 
 import json
-import time
 from http import HTTPStatus
 from typing import NamedTuple, Union
 
@@ -43,11 +42,12 @@ class Routes:
         pipeline: PipelineView,
         silence_timeout: float,
         history: bool,
+        started: float,
     ) -> None:
         self.pipeline = pipeline
         self.silence_timeout = silence_timeout
         self.history = history  # a database to query is configured
-        self.started = time.monotonic()
+        self.started = started  # monotonic time the daemon's web server was built: its uptime
         self.static = StaticFiles()
 
     def route(self, request: Request, latest: Frame | None) -> Answer:

@@ -21,8 +21,9 @@ import selectors
 import socket
 import time
 from collections import deque
+from functools import partial
 from http import HTTPStatus
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from teleinforeader.allowlist import AllowList
 from teleinforeader.settings import HttpSettings
@@ -38,7 +39,6 @@ from teleinforeader.sinks.http.protocol import (
     stream_head,
 )
 from teleinforeader.sinks.http.queries import QueryWorker, json_reply
-from teleinforeader.sinks.http.routes import STREAM, Deferred, Routes, event
 from teleinforeader.sinks.server.network import (
     configure_client,
     format_peer,
@@ -46,6 +46,9 @@ from teleinforeader.sinks.server.network import (
 )
 from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
+
+if TYPE_CHECKING:
+    from teleinforeader.sinks.http.routes import Routes
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,13 @@ class HttpSink(Sink):
     ) -> None:
         self.settings = settings
         self._allow = AllowList(settings.allow)
-        self._routes = Routes(pipeline, silence_timeout, history is not None)
+        # The routes and all they import (the page, the views, /metrics) load on the first
+        # request: most starts of the daemon never see one before long, and a Pi Zero pays
+        # for every module it imports.
+        self._routes_made: Callable[[], Routes] = partial(
+            _routes, pipeline, silence_timeout, history is not None, time.monotonic()
+        )
+        self._routes: Routes | None = None
         self._queries = None if history is None else QueryWorker(history, self._answered)
         self._answers: deque[tuple[object, Reply]] = deque()
         self._latest: Frame | None = None
@@ -232,6 +241,10 @@ class HttpSink(Sink):
             self._answer(connection, request)
 
     def _answer(self, connection: Connection, request: Request) -> None:
+        from teleinforeader.sinks.http.routes import STREAM, Deferred
+
+        if self._routes is None:
+            self._routes = self._routes_made()
         answer = self._routes.route(request, self._latest)
         if answer is STREAM:
             self._open_stream(connection, request)
@@ -301,6 +314,8 @@ class HttpSink(Sink):
         frame = self._streamed or self._latest
         assert frame is not None
         if self._event_of is not frame:
+            from teleinforeader.sinks.http.routes import event
+
             self._event, self._event_of = event(frame), frame
         return self._event
 
@@ -363,3 +378,11 @@ class HttpSink(Sink):
         if self._selector is not None:
             self._selector.close()
         self._wakeup.close()
+
+
+def _routes(
+    pipeline: PipelineView, silence_timeout: float, history: bool, started: float
+) -> Routes:
+    from teleinforeader.sinks.http.routes import Routes
+
+    return Routes(pipeline, silence_timeout, history, started)

@@ -26,6 +26,11 @@ Pi), then over MEASURED more with one TCP client:
   context switches), then the same over all the daemon's threads (the hops between threads);
 - with the client, the delivery latency, p50 and p99: from the write of a frame's last byte to
   the arrival of its JSON line at the client (frames are matched by content, in order).
+
+A second table gives the floor under the ratio: the same work (decode, guard, JSON line) done in
+this process on one frame at a time, back to back, then after a second asleep each time, as a
+frame at the line's pace comes. What a thread does after sleeping runs from cold caches (and,
+on a virtual machine, a vCPU woken up), so it costs several times more with no wake-up to save.
 """
 
 from __future__ import annotations
@@ -45,9 +50,11 @@ from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
 from benchmarks.process import Daemon, free_port
+from teleinforeader.guard import PlausibilityGuard
+from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
 from teleinforeader.sources.simulator import Simulator
-from teleinforeader.tic import decode
+from teleinforeader.tic import Decoder, decode
 
 LINES = (
     ("historic single-phase", "historic-base"),
@@ -64,6 +71,8 @@ UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.servi
 PROGRESS_WATCHDOG_USEC = 400_000  # full speed: a STATUS= line (the frame count) every 0.2 s
 FULL_SPEED_SECONDS = 3.0
 TIMEOUT = 120.0
+ASLEEP = 1.0  # seconds between two frames of the floor's cold measure
+FLOOR_FRAMES = 15  # frames measured cold (and 20 times as many hot)
 
 FrameKey = tuple[tuple[str, str], ...]
 
@@ -294,8 +303,30 @@ def _percentile(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
+def floor(frames: Sequence[bytes]) -> tuple[float, float]:
+    """Median thread CPU µs to decode, guard and encode one frame: back to back, and each after
+    ASLEEP seconds asleep."""
+    decoder, guard = Decoder(), PlausibilityGuard()
+
+    def cost(raw: bytes) -> float:
+        start = time.thread_time_ns()
+        for frame in decoder.feed(raw):
+            for kept in guard.check(frame):
+                frame_to_json_line(kept)
+        return (time.thread_time_ns() - start) / 1000
+
+    hot_count = 20 * FLOOR_FRAMES
+    hot = [cost(raw) for raw in frames[:hot_count]]
+    cold = []
+    for raw in frames[hot_count : hot_count + FLOOR_FRAMES]:
+        time.sleep(ASLEEP)
+        cold.append(cost(raw))
+    return statistics.median(hot[FLOOR_FRAMES:]), statistics.median(cold)
+
+
 def main() -> None:
     rows: list[tuple[object, ...]] = []
+    floors: list[tuple[object, ...]] = []
     paced_frames = WARMUP + 2 * MEASURED + SETTLED
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -304,6 +335,8 @@ def main() -> None:
             mode = simulator.profile.mode
             frames = list(islice(simulator.frames(), FULL_SPEED_FRAMES))
             fast = full_speed(directory / f"{profile}-fast", mode, frames)
+            hot, cold = floor(frames)
+            floors.append((name, hot, cold, cold / hot))
             rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", ""))
             for arrival in ARRIVALS:
                 quiet, listened, latencies = paced(
@@ -341,6 +374,12 @@ def main() -> None:
             "p99 ms",
         ],
         rows,
+    )
+    print_table(
+        f"The floor: one frame decoded, guarded and encoded in this process, back to back and "
+        f"after {ASLEEP:.0f} s asleep (median thread CPU)",
+        ["line", "back to back µs", "after sleeping µs", "x"],
+        floors,
     )
 
 

@@ -57,6 +57,15 @@ def port_of(machine: Machine, config: str, section: str = "server") -> int:
     return int(found[1])
 
 
+WITHOUT_BYTE_CODE = """
+import importlib.util, pathlib, teleinforeader
+root = pathlib.Path(teleinforeader.__file__).parent
+for module in sorted(root.rglob("*.py")):
+    if not pathlib.Path(importlib.util.cache_from_source(str(module))).is_file():
+        print(module)
+"""
+
+
 def web_page(port: int, path: str = "/") -> tuple[int, str]:
     """The web server's answer (the container shares the host's network)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
@@ -77,6 +86,10 @@ def test_the_one_command_installs_and_starts_it_from_a_checkout(machine: Machine
     machine.running(UNIT)
     assert machine.run("systemctl", "is-enabled", UNIT).stdout.strip() == "enabled"
     assert machine.sh("id -nG teleinforeader").split() == ["teleinforeader", "dialout"]
+    # Every module has its byte-code for the release's own Python: the service, which may not
+    # write there, never compiles the package at start-up.
+    missing = machine.run("/opt/teleinforeader/venv/bin/python", "-c", WITHOUT_BYTE_CODE).stdout
+    assert missing.strip() == "", f"modules without byte-code: {missing}"
 
 
 def test_frames_are_stored_and_served_as_json_lines(machine: Machine) -> None:

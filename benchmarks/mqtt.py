@@ -27,8 +27,8 @@ from teleinforeader.settings import MqttSettings
 from teleinforeader.sinks.mqtt.sink import MqttSink
 from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import Decoder, Frame
-from tests.support.mariadb_server import free_port
 from tests.support.mosquitto import MosquittoBroker
+from tests.support.server_process import free_port
 from tests.support.waiting import wait_for
 
 FRAMES = 300

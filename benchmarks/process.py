@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support.mariadb_server import free_port
+from tests.support.server_process import free_port
 
 __all__ = ["Daemon", "children_cpu", "free_port"]
 

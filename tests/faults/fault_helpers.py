@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tests.support.captures import historic_frame, write_capture
-from tests.support.mariadb_server import MariaDBServer, free_port
+from tests.support.mariadb_server import MariaDBServer
+from tests.support.server_process import free_port
 from tests.support.waiting import wait_for
 
 __all__ = ["free_port", "historic_frame", "wait_for", "write_capture"]

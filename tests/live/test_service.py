@@ -26,8 +26,8 @@ from tests.live.machine import (
     build_sdist,
     served_frames,
 )
-from tests.support.mariadb_server import free_port
 from tests.support.mosquitto import MosquittoBroker, Recorder
+from tests.support.server_process import free_port
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(1800)]

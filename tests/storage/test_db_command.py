@@ -107,7 +107,7 @@ def test_stats_without_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    from tests.support.mariadb_server import free_port
+    from tests.support.server_process import free_port
 
     config = tmp_path / "teleinforeader.toml"
     config.write_text(

@@ -10,42 +10,27 @@ benchmarks can reuse this module without pytest.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from tests.support.server_process import (
+    ServerProcess,
+    ServerUnavailableError,
+    find_program,
+    free_port,
+)
 
 USER = "teleinfo_test"
 PASSWORD = "test-pass'word"  # a quote on purpose: the password is never pasted into SQL
 SKIP_VARIABLE = "TELEINFOREADER_SKIP_MARIADB"
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+PACKAGE = "mariadb-server"
 
 
-class ServerUnavailableError(RuntimeError):
-    """The MariaDB binaries are missing or the server would not start."""
-
-
-def find_program(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name, path=_SEARCH_PATH)
-        if path:
-            return path
-    raise ServerUnavailableError(
-        f"none of {', '.join(names)} found: install mariadb-server (make test does it)"
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class MariaDBServer:
+class MariaDBServer(ServerProcess):
     """One `mariadbd` process on 127.0.0.1:`port` with its data in `base_directory`."""
+
+    name = "mariadbd"
 
     def __init__(
         self,
@@ -53,17 +38,16 @@ class MariaDBServer:
         startup_timeout: float = 30.0,
         server_options: Sequence[str] = (),
     ) -> None:
+        super().__init__(base_directory / "error.log")
         self.base_directory = base_directory
         self.server_options = tuple(server_options)  # e.g. --ssl-cert=... for TLS tests
         self.data_directory = base_directory / "data"
         self.socket_path = base_directory / "mariadbd.sock"
-        self.log_path = base_directory / "error.log"
         self.port = free_port()
         self.host = "127.0.0.1"
         self.user = USER
         self.password = PASSWORD
         self.startup_timeout = startup_timeout
-        self._process: subprocess.Popen[bytes] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -73,7 +57,7 @@ class MariaDBServer:
         if first_start:
             self._install()
         command = [
-            find_program("mariadbd", "mysqld"),
+            find_program("mariadbd", "mysqld", package=PACKAGE),
             "--no-defaults",
             f"--datadir={self.data_directory}",
             f"--socket={self.socket_path}",
@@ -87,44 +71,9 @@ class MariaDBServer:
             *self._user_option(),
             *self.server_options,
         ]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        self._wait_until_serving()
+        self._launch(command, self._serving, self.startup_timeout)
         if first_start:
             self._create_test_user()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-        """Stop the server (SIGTERM: clean shutdown; SIGKILL: a crash) and wait for it."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def pause(self) -> None:
-        """SIGSTOP: the server hangs with its connections open (a stuck, not a dead, server)."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self._process is not None:
-            self._process.send_signal(signal.SIGCONT)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     # -- what a client needs -----------------------------------------------------------------
 
@@ -156,7 +105,7 @@ class MariaDBServer:
     def _install(self) -> None:
         self.base_directory.mkdir(parents=True, exist_ok=True)
         command = [
-            find_program("mariadb-install-db", "mysql_install_db"),
+            find_program("mariadb-install-db", "mysql_install_db", package=PACKAGE),
             "--no-defaults",
             f"--datadir={self.data_directory}",
             "--auth-root-authentication-method=normal",
@@ -170,25 +119,16 @@ class MariaDBServer:
                 + result.stderr.decode(errors="replace")[-2000:]
             )
 
-    def _wait_until_serving(self) -> None:
+    def _serving(self) -> bool:
         import mariadb
 
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            if self._process is not None and self._process.poll() is not None:
-                raise ServerUnavailableError(f"mariadbd exited at start-up: {self._log_tail()}")
-            try:
-                mariadb.connect(
-                    user="root", unix_socket=str(self.socket_path), connect_timeout=1
-                ).close()
-                return
-            except mariadb.Error:
-                if time.monotonic() > deadline:
-                    self.stop(signal.SIGKILL)
-                    raise ServerUnavailableError(
-                        f"mariadbd not serving after {self.startup_timeout} s: {self._log_tail()}"
-                    ) from None
-                time.sleep(0.05)
+        try:
+            mariadb.connect(
+                user="root", unix_socket=str(self.socket_path), connect_timeout=1
+            ).close()
+        except mariadb.Error:
+            return False
+        return True
 
     def _create_test_user(self) -> None:
         connection = self.root_connection()
@@ -198,9 +138,3 @@ class MariaDBServer:
             cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{self.user}'@'%'")
         finally:
             connection.close()
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return "(no error log)"

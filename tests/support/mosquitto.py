@@ -13,35 +13,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from tests.support.mariadb_server import free_port
+from tests.support.server_process import ServerProcess, find_program, free_port
 
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
 WAIT = 10.0  # seconds: generous, a loaded machine must not make a test flaky
 
 
-class BrokerUnavailableError(RuntimeError):
-    """Mosquitto is missing or would not start."""
-
-
 def _program(name: str) -> str:
-    path = shutil.which(name, path=_SEARCH_PATH)
-    if path is None:
-        raise BrokerUnavailableError(f"{name} not found: install mosquitto (make test does it)")
-    return path
+    return find_program(name, package="mosquitto")
 
 
-class MosquittoBroker:
+class MosquittoBroker(ServerProcess):
     """One `mosquitto` process on 127.0.0.1:`port` (and `tls_port` with `certificates`)."""
+
+    name = "mosquitto"
+    stop_timeout = WAIT
 
     def __init__(
         self,
@@ -49,6 +41,7 @@ class MosquittoBroker:
         users: Mapping[str, str] | None = None,
         certificates: Path | None = None,
     ) -> None:
+        super().__init__(base_directory / "mosquitto.log")
         self.base_directory = base_directory
         base_directory.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
@@ -56,9 +49,7 @@ class MosquittoBroker:
         self.tls_port = free_port() if certificates else None
         self.users = dict(users or {})
         self.certificates = certificates
-        self.log_path = base_directory / "mosquitto.log"
         self.config_path = base_directory / "mosquitto.conf"
-        self._process: subprocess.Popen[bytes] | None = None
         self._write_config()
 
     def _write_config(self) -> None:
@@ -96,20 +87,12 @@ class MosquittoBroker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, timeout: float = WAIT) -> None:
-        self._process = subprocess.Popen(
-            [_program("mosquitto"), "-c", str(self.config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
         ports = [self.port] + ([self.tls_port] if self.tls_port else [])
-        while not all(self._accepts(port) for port in ports):
-            if self._process.poll() is not None:
-                raise BrokerUnavailableError(f"mosquitto exited at start: {self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.kill()
-                raise BrokerUnavailableError(f"mosquitto not ready: {self.log_tail()}")
-            time.sleep(0.02)
+        self._launch(
+            [_program("mosquitto"), "-c", str(self.config_path)],
+            lambda: all(self._accepts(port) for port in ports),
+            timeout,
+        )
 
     def _accepts(self, port: int | None) -> bool:
         try:
@@ -117,34 +100,6 @@ class MosquittoBroker:
             return True
         except OSError:
             return False
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-3000:]
-        except OSError:
-            return "(no log)"
 
 
 class Message(NamedTuple):

@@ -40,9 +40,11 @@ from teleinforeader.sinks.http.protocol import (
 )
 from teleinforeader.sinks.http.queries import QueryWorker, json_reply
 from teleinforeader.sinks.server.network import (
+    LISTENER,
+    WAKE,
     configure_client,
     format_peer,
-    open_listener,
+    listen,
 )
 from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
@@ -57,7 +59,6 @@ HEAD_TIMEOUT = 10.0  # seconds to finish sending a request head once begun (slow
 HEARTBEAT = 15.0  # seconds between keep-alive comments on a live stream
 ACCEPTS_PER_WAKE = 64
 RETRY_MS = 3000  # how soon a browser reconnects its stream after losing it
-_LISTENER, _WAKE = object(), object()
 _READ, _READ_WRITE = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
 
 
@@ -113,11 +114,9 @@ class HttpSink(Sink):
 
     def start(self) -> None:
         settings = self.settings
-        self._listener = open_listener(settings.host, settings.port, settings.max_clients)
-        self.address = self._listener.getsockname()[:2]
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, _READ, _LISTENER)
-        self._selector.register(self._wakeup.reader, _READ, _WAKE)
+        self._listener, self.address, self._selector = listen(
+            settings.host, settings.port, settings.max_clients, self._wakeup.reader
+        )
         if self._queries is not None:
             self._queries.start()
         self._worker.start()
@@ -159,9 +158,9 @@ class HttpSink(Sink):
                 ready = self._selector.select(self._select_timeout())
                 self._counters["wakeups"] += 1
                 for key, events in ready:
-                    if key.data is _WAKE:
+                    if key.data is WAKE:
                         self._wakeup.drain()  # before the latest frame is looked at
-                    elif key.data is _LISTENER:
+                    elif key.data is LISTENER:
                         self._accept()
                     else:
                         self._service(key.data, events)

@@ -1,4 +1,4 @@
-"""The socket plumbing of the server: the listening socket and per-client options.
+"""The socket plumbing of the servers (JSON lines, web): the listener and per-client options.
 
 Kept apart from the event loop so each piece can be checked on its own: which family a host
 name means, whether "::" also takes IPv4. The allow list is `teleinforeader.allowlist`.
@@ -7,7 +7,9 @@ name means, whether "::" also takes IPv4. The allow list is `teleinforeader.allo
 from __future__ import annotations
 
 import ipaddress
+import selectors
 import socket
+from typing import NamedTuple
 
 LISTEN_BACKLOG = 128  # at least; a full accept queue makes a connecting client wait a second
 # A silent peer (unplugged laptop, sleeping phone) is noticed after about two minutes.
@@ -41,6 +43,26 @@ def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket
         raise OSError(error.errno, f"cannot listen on {where}: {error.strerror}") from error
     listener.setblocking(False)
     return listener
+
+
+# What a server thread's selector says woke it (`SelectorKey.data`), besides its clients.
+LISTENER, WAKE = object(), object()
+
+
+class Listening(NamedTuple):
+    listener: socket.socket
+    address: tuple[str, int]
+    selector: selectors.BaseSelector
+
+
+def listen(host: str, port: int, backlog: int, wake: socket.socket) -> Listening:
+    """A server thread's start: its listener, and the selector it sleeps in, watching the
+    listener (data LISTENER) and the reader of its wake channel (data WAKE)."""
+    listener = open_listener(host, port, backlog)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, LISTENER)
+    selector.register(wake, selectors.EVENT_READ, WAKE)
+    return Listening(listener, listener.getsockname()[:2], selector)
 
 
 def format_peer(address: tuple) -> str:

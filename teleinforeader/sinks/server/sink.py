@@ -39,9 +39,11 @@ from teleinforeader.sinks.base import Sink, SinkStatus, Worker
 from teleinforeader.sinks.server.client import Client
 from teleinforeader.sinks.server.connlog import ConnectionLog
 from teleinforeader.sinks.server.network import (
+    LISTENER,
+    WAKE,
     configure_client,
     format_peer,
-    open_listener,
+    listen,
 )
 from teleinforeader.sinks.wakeup import WakeChannel, stop_worker
 from teleinforeader.tic import Frame
@@ -51,7 +53,6 @@ log = logging.getLogger(__name__)
 HANDOFF_LIMIT = 256  # frames; the server thread lagging this far behind loses the oldest ones
 ACCEPTS_PER_WAKE = 64  # a connection storm must not starve the frames
 ACCEPT_PAUSE = 1.0  # seconds without accepting after the process ran out of descriptors
-_LISTENER, _WAKE = object(), object()
 _READ, _READ_WRITE = selectors.EVENT_READ, selectors.EVENT_READ | selectors.EVENT_WRITE
 
 
@@ -99,11 +100,9 @@ class ServerSink(Sink):
 
     def start(self) -> None:
         settings = self.settings
-        self._listener = open_listener(settings.host, settings.port, settings.max_clients)
-        self.address = self._listener.getsockname()[:2]
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._listener, _READ, _LISTENER)
-        self._selector.register(self._wakeup.reader, _READ, _WAKE)
+        self._listener, self.address, self._selector = listen(
+            settings.host, settings.port, settings.max_clients, self._wakeup.reader
+        )
         self._worker.start()
         log.info("serving JSON lines on %s", format_peer(self.address))
 
@@ -143,9 +142,9 @@ class ServerSink(Sink):
         try:
             while True:
                 for key, events in self._selector.select(self._select_timeout()):
-                    if key.data is _WAKE:
+                    if key.data is WAKE:
                         self._wakeup.drain()  # before the hand-off is read, in _broadcast
-                    elif key.data is _LISTENER:
+                    elif key.data is LISTENER:
                         self._accept()
                     else:
                         self._service(key.data, events)
@@ -339,7 +338,7 @@ class ServerSink(Sink):
         paused_until = self._accept_paused_until
         if paused_until is not None and time.monotonic() >= paused_until and not self._stopping:
             self._accept_paused_until = None
-            self._selector.register(self._listener, _READ, _LISTENER)  # type: ignore[union-attr,arg-type]
+            self._selector.register(self._listener, _READ, LISTENER)  # type: ignore[union-attr,arg-type]
 
     def _stop_listening(self) -> None:
         if self._listener is None:

@@ -14,6 +14,7 @@ import pytest
 from teleinforeader.sinks.mqtt.sink import MqttSink
 from tests.mqtt.mqtt_helpers import settings_for
 from tests.support.mosquitto import MosquittoBroker, Recorder
+from tests.support.sinks import started_sinks
 
 StartSink = Callable[..., MqttSink]
 
@@ -37,15 +38,9 @@ def recorder(broker: MosquittoBroker) -> Iterator[Recorder]:
 def start_sink(broker: MosquittoBroker) -> Iterator[StartSink]:
     """Start an MQTT sink on `broker` (settings override the test defaults); each one is
     closed at teardown and must not have crashed."""
-    sinks: list[MqttSink] = []
 
-    def start(hostname: str = "testhost", **overrides: object) -> MqttSink:
-        sink = MqttSink(settings_for(broker, **overrides), "1.2.3", hostname)
-        sink.start()
-        sinks.append(sink)
-        return sink
+    def build(hostname: str = "testhost", **overrides: object) -> MqttSink:
+        return MqttSink(settings_for(broker, **overrides), "1.2.3", hostname)
 
-    yield start
-    for sink in sinks:
-        sink.close(2.0)
-        assert sink.status().alive, "the MQTT thread crashed"
+    with started_sinks(build, 2.0) as start:
+        yield start

@@ -10,26 +10,21 @@ import pytest
 from teleinforeader.settings import ServerSettings
 from teleinforeader.sinks.server import ServerSink
 from tests.server.server_helpers import LineClient
+from tests.support.sinks import started_sinks
 
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ServerSink]]:
     """Start a server on 127.0.0.1 and an ephemeral port; every one is closed at teardown."""
-    sinks: list[ServerSink] = []
 
-    def start(**settings: object) -> ServerSink:
+    def build(**settings: object) -> ServerSink:
         # Lines paced a millisecond apart: the pacing paths run, the tests stay quick.
         options: dict[str, object] = {"host": "127.0.0.1", "port": 0, "line_gap": 0.001}
         options.update(settings)
-        sink = ServerSink(ServerSettings(**options))  # type: ignore[arg-type]
-        sink.start()
-        sinks.append(sink)
-        return sink
+        return ServerSink(ServerSettings(**options))  # type: ignore[arg-type]
 
-    yield start
-    for sink in sinks:
-        sink.close(1.0)
-        assert sink.status().alive, "the server thread crashed"
+    with started_sinks(build, 1.0) as start:
+        yield start
 
 
 @pytest.fixture

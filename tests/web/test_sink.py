@@ -17,6 +17,7 @@ from teleinforeader.sinks import PipelineView
 from teleinforeader.sinks.http.sink import HttpSink
 from teleinforeader.sinks.http.static import FILES
 from teleinforeader.tic import Frame, decode
+from tests.support.sinks import started_sinks
 from tests.support.waiting import wait_for
 from tests.web.http_helpers import Reading
 
@@ -32,22 +33,15 @@ def frame(papp: int) -> Frame:
 
 @pytest.fixture
 def start() -> Iterator[Start]:
-    sinks: list[HttpSink] = []
-
-    def start_sink(**settings: object) -> HttpSink:
-        sink = HttpSink(
+    def build(**settings: object) -> HttpSink:
+        return HttpSink(
             HttpSettings(host="127.0.0.1", port=0, **settings),  # type: ignore[arg-type]
             PipelineView(),
             silence_timeout=30,
         )
-        sink.start()
-        sinks.append(sink)
-        return sink
 
-    yield start_sink
-    for sink in sinks:
-        sink.close(2)
-        assert sink.status().alive
+    with started_sinks(build, 2) as start_sink:
+        yield start_sink
 
 
 def port(sink: HttpSink) -> int:

@@ -19,8 +19,9 @@ START = datetime(2026, 1, 5, 20, 55, tzinfo=timezone.utc)
 DISCOVERY_PREFIX = "homeassistant"
 
 
-def settings_for(broker: MosquittoBroker, **overrides: object) -> MqttSettings:
-    """Settings for `broker`: every frame published, quick reconnections (`overrides` win)."""
+def mqtt_section(broker: MosquittoBroker, **overrides: object) -> dict[str, object]:
+    """An [mqtt] section for `broker`: every frame published, quick reconnections
+    (`overrides` win)."""
     options: dict[str, object] = {
         "enabled": True,
         "host": broker.host,
@@ -31,7 +32,12 @@ def settings_for(broker: MosquittoBroker, **overrides: object) -> MqttSettings:
         "keepalive": 5,
     }
     options.update(overrides)
-    return MqttSettings(**options)  # type: ignore[arg-type]
+    return options
+
+
+def settings_for(broker: MosquittoBroker, **overrides: object) -> MqttSettings:
+    """The settings of `mqtt_section(broker, **overrides)`."""
+    return MqttSettings(**mqtt_section(broker, **overrides))  # type: ignore[arg-type]
 
 
 def stamped(frames: Iterable[Frame], start: datetime = START) -> list[Frame]:

@@ -15,7 +15,7 @@ from tests.faults.fault_helpers import (
     write_capture,
     write_config,
 )
-from tests.mqtt.mqtt_helpers import states
+from tests.mqtt.mqtt_helpers import mqtt_section, states
 from tests.support.captures import FIRST_INDEX
 from tests.support.mosquitto import MosquittoBroker, Recorder
 
@@ -36,15 +36,7 @@ def test_the_broker_away_stalls_nothing_and_a_dead_reader_goes_offline(tmp_path:
             "source": {"type": "replay", "file": str(capture), "speed": 20},
             "database": {"backend": "sqlite", "store_interval": 0, "flush_interval": 0.2},
             "server": {"host": "127.0.0.1", "port": port},
-            "mqtt": {
-                "enabled": True,
-                "host": broker.host,
-                "port": broker.port,
-                "publish": "every_frame",
-                "reconnect_delay": 0.1,
-                "reconnect_max_delay": 0.5,
-                "keepalive": 5,
-            },
+            "mqtt": mqtt_section(broker),
             "daemon": {"state_directory": str(tmp_path / "state"), "status_interval": 0.5},
         },
     )

@@ -16,7 +16,7 @@ diagnostic category, and the rarely useful ones start disabled (the user may ena
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +101,31 @@ def _measure(key: str, name: str, device_class: str, unit: str, enabled: bool = 
 
 def _diagnostic_text(key: str, name: str, enabled: bool = True) -> Entity:
     return Entity(key, SENSOR, name, _text(key), category=DIAGNOSTIC, enabled=enabled)
+
+
+# Text labels shown as diagnostic sensors: label, name, enabled by default.
+HISTORIC_TEXTS = (
+    ("OPTARIF", "Tariff option", True),
+    ("HHPHC", "Peak/off-peak schedule group", False),
+    ("MOTDETAT", "Status word", False),
+)
+STANDARD_TEXTS = (
+    ("NGTF", "Tariff calendar", True),
+    ("MSG1", "Message", True),
+    ("PRM", "Delivery point (PRM)", True),
+    ("VTIC", "TIC version", False),
+    ("NJOURF", "Day profile, today", False),
+    ("NJOURF+1", "Day profile, tomorrow", False),
+    ("PJOURF+1", "Day schedule, tomorrow", False),
+    ("PPOINTE", "Day schedule, next peak day", False),
+)
+
+
+def _diagnostic_texts(
+    state: Mapping[str, Any], table: Sequence[tuple[str, str, bool]]
+) -> list[Entity]:
+    """A diagnostic text sensor for each of `table`'s labels the meter sends, in that order."""
+    return [_diagnostic_text(key, name, enabled) for key, name, enabled in table if key in state]
 
 
 def _overrun(key: str, name: str) -> Entity:
@@ -220,14 +245,7 @@ def _historic(state: Mapping[str, Any]) -> list[Entity]:
             "{{ ('OFF' if value_json['PPOT'] == '00' else 'ON') if 'PPOT' in value_json else '' }}"
         )
         entities.append(Entity("PPOT", BINARY_SENSOR, "Phase missing", template, PROBLEM))
-    for label, name, enabled in (
-        ("OPTARIF", "Tariff option", True),
-        ("HHPHC", "Peak/off-peak schedule group", False),
-        ("MOTDETAT", "Status word", False),
-    ):
-        if label in state:
-            entities.append(_diagnostic_text(label, name, enabled))
-    return entities
+    return entities + _diagnostic_texts(state, HISTORIC_TEXTS)
 
 
 def _standard(state: Mapping[str, Any]) -> list[Entity]:
@@ -295,19 +313,7 @@ def _standard(state: Mapping[str, Any]) -> list[Entity]:
                 enabled=False,
             )
         )
-    for label, name, enabled in (
-        ("NGTF", "Tariff calendar", True),
-        ("MSG1", "Message", True),
-        ("PRM", "Delivery point (PRM)", True),
-        ("VTIC", "TIC version", False),
-        ("NJOURF", "Day profile, today", False),
-        ("NJOURF+1", "Day profile, tomorrow", False),
-        ("PJOURF+1", "Day schedule, tomorrow", False),
-        ("PPOINTE", "Day schedule, next peak day", False),
-    ):
-        if label in state:
-            entities.append(_diagnostic_text(label, name, enabled))
-    return entities
+    return entities + _diagnostic_texts(state, STANDARD_TEXTS)
 
 
 def _standard_measures(state: Mapping[str, Any]) -> list[Entity]:

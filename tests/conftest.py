@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,15 @@ import pytest
 from tests.support.mariadb_server import SKIP_VARIABLE, MariaDBServer
 
 _database_names = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the commands the tests start as it would from a terminal. A suite started
+    in the background by a non-interactive shell (`make test &`, some CI runners) ignores
+    SIGINT, and an ignored signal stays ignored in every child: the tests of Ctrl-C would then
+    wait for nothing. A handled one is reset to its default in a child."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,16 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Sequence
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from teleinforeader.sinks.base import Sink
+    from teleinforeader.tic import Frame
 
 
 def cpu_model() -> str:
@@ -79,3 +86,41 @@ def _cell(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def thread_cpu_seconds(thread: threading.Thread) -> float:
+    """CPU seconds a running thread has used so far (a sink's own thread, for a benchmark)."""
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))  # type: ignore[arg-type]
+
+
+def start_helper(module: str, *args: object) -> subprocess.Popen[str]:
+    """`python -m module *args`, the clients of a benchmark in a process of their own, once it
+    has printed "ready" (its sockets connected); what it prints next is on its stdout."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", module, *map(str, args)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.kill()
+        raise RuntimeError(f"{module} {' '.join(map(str, args))} did not start")
+    return child
+
+
+def submit_paced(
+    sink: Sink, frames: Sequence[Frame], rate: float
+) -> tuple[list[float], list[float]]:
+    """Submit `frames` to `sink`, `rate` a second, as the reader thread would: when each
+    submit began (time.monotonic) and the seconds each one took."""
+    starts: list[float] = []
+    calls: list[float] = []
+    next_time = time.monotonic()
+    for frame in frames:
+        next_time += 1.0 / rate
+        delay = next_time - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        start = time.monotonic()
+        sink.submit(frame)
+        starts.append(start)
+        calls.append(time.monotonic() - start)
+    return starts, calls

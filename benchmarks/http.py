@@ -18,7 +18,6 @@ import http.client
 import selectors
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from benchmarks.common import machine, print_table
+from benchmarks.common import (
+    machine,
+    print_table,
+    start_helper,
+    submit_paced,
+    thread_cpu_seconds,
+)
 from benchmarks.server import build_frames
 from teleinforeader.settings import HttpSettings, MariaDBSettings
 from teleinforeader.sinks import PipelineView
@@ -84,10 +89,6 @@ def read_streams(port: int, browsers: int) -> None:
                 print(state[0], flush=True)
 
 
-def thread_cpu_seconds(sink: HttpSink) -> float:
-    return time.clock_gettime(time.pthread_getcpuclockid(sink._worker.ident))  # type: ignore[union-attr,arg-type]
-
-
 def cpu_per_frame(browsers: int) -> tuple[float, float, int, str]:
     """(HTTP thread CPU µs per frame, submit µs per frame, wake-ups of the thread, readings
     each browser got)."""
@@ -95,36 +96,19 @@ def cpu_per_frame(browsers: int) -> tuple[float, float, int, str]:
     sink = HttpSink(HttpSettings(host="127.0.0.1", port=0), PipelineView(), silence_timeout=30)
     sink.start()
     sink.submit(frames[0])
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.http", "--streams", str(sink.address[1]),  # type: ignore[index]
-         str(browsers)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    child = start_helper("benchmarks.http", "--streams", sink.address[1], browsers)  # type: ignore[index]
     try:
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "ready":
-            raise RuntimeError("the stream process did not start")
         while sink.status().counters["streams"] < browsers:
             time.sleep(0.01)
         time.sleep(0.2)  # the first readings are out
-        cpu_before = thread_cpu_seconds(sink)
+        cpu_before = thread_cpu_seconds(sink._worker)
         wakeups_before = sink.status().counters["wakeups"]
-        calls = []
-        next_time = time.monotonic()
-        for frame in frames[1:]:
-            next_time += 1.0 / FRAME_RATE
-            delay = next_time - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            start = time.perf_counter()
-            sink.submit(frame)
-            calls.append(time.perf_counter() - start)
+        _, calls = submit_paced(sink, frames[1:], FRAME_RATE)
         sent = -1
         while sink.status().counters["events_sent"] != sent:  # until the thread is done
             sent = sink.status().counters["events_sent"]
             time.sleep(0.1)
-        cpu = thread_cpu_seconds(sink) - cpu_before
+        cpu = thread_cpu_seconds(sink._worker) - cpu_before
         wakeups = sink.status().counters["wakeups"] - wakeups_before
     finally:
         sink.close(1.0)

@@ -26,13 +26,19 @@ import random
 import selectors
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from datetime import datetime
 from typing import Callable, NamedTuple
 
-from benchmarks.common import machine, median_seconds, print_table
+from benchmarks.common import (
+    machine,
+    median_seconds,
+    print_table,
+    start_helper,
+    submit_paced,
+    thread_cpu_seconds,
+)
 from benchmarks.decode import _historic_base as historic_base_groups
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.settings import ServerSettings
@@ -89,10 +95,6 @@ def receive(port: int, clients: int, frames: int) -> None:
                 print(json.dumps(state[1]), flush=True)
 
 
-def thread_cpu_seconds(sink: ServerSink) -> float:
-    return time.clock_gettime(time.pthread_getcpuclockid(sink._worker.ident))  # type: ignore[union-attr,arg-type]
-
-
 class Run(NamedTuple):
     latencies: list[float]  # seconds from submit() to the line's arrival, every line
     server_cpu: float  # seconds of the server thread's CPU over the run
@@ -104,40 +106,16 @@ def run_clients(clients: int, frames: list[Frame], rate: float, line_gap: float)
     sink = ServerSink(settings)
     sink.start()
     port = sink.address[1]  # type: ignore[index]
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.server",
-            "--receive",
-            *map(str, (port, clients, len(frames))),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    child = start_helper("benchmarks.server", "--receive", port, clients, len(frames))
     try:
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "ready":
-            raise RuntimeError("the client process did not start")
         while sink.status().counters["clients"] < clients:
             time.sleep(0.01)
-        submitted: list[float] = []
-        submit_calls: list[float] = []
-        cpu_before = thread_cpu_seconds(sink)
-        period = 1.0 / rate
-        next_time = time.monotonic()
-        for frame in frames:
-            next_time += period
-            delay = next_time - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            start = time.monotonic()
-            sink.submit(frame)
-            submitted.append(start)
-            submit_calls.append(time.monotonic() - start)
+        cpu_before = thread_cpu_seconds(sink._worker)
+        submitted, submit_calls = submit_paced(sink, frames, rate)
         while sink.status().backlog:
             time.sleep(0.01)
-        cpu = thread_cpu_seconds(sink) - cpu_before
+        assert child.stdout is not None
+        cpu = thread_cpu_seconds(sink._worker) - cpu_before
         latencies = []
         for line in child.stdout:
             latencies += [arrived - submitted[index] for index, arrived in json.loads(line)]

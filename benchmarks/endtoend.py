@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, children_cpu, free_port
+from benchmarks.process import Daemon, children_cpu, free_port, write_config
 from tests.support.captures import write_capture
 
 FRAMES = 50_000
@@ -38,18 +38,16 @@ TIMEOUT = 600.0
 EVERY_FRAME = "store_interval = 0\nflush_interval = 0.5"
 
 
-def write_config(directory: Path, source: str, database: str, port: int) -> Path:
-    config = directory / "teleinforeader.toml"
-    config.write_text(
-        f"[source]\n{source}\n"
-        f"[database]\n{database}\n"
+def endtoend_config(directory: Path, source: str, database: str, port: int) -> Path:
+    return write_config(
+        directory,
+        f"[source]\n{source}\n[database]\n{database}\n"
         # line_gap 0: at full speed the pace would hand each client four lines a second; the
         # figure measured is how many the server can broadcast.
         f'[server]\nhost = "127.0.0.1"\nport = {port}\nline_gap = 0\n'
-        "[http]\nenabled = false\n"
-        f'[daemon]\nstate_directory = "{directory / "state"}"\nlog_level = "warning"\n'
+        "[http]\nenabled = false\n",
+        daemon='log_level = "warning"\n',
     )
-    return config
 
 
 class CountingClient:
@@ -103,7 +101,7 @@ def throughput(directory: Path, capture: Path, database: str) -> tuple[float, fl
     port = free_port()
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0'
     cpu_before = children_cpu()
-    daemon = Daemon(directory, write_config(directory, source, database, port))
+    daemon = Daemon(directory, endtoend_config(directory, source, database, port))
     clients = connect_clients(port, CLIENTS)  # before READY: the replay starts at once
     daemon.seconds_to_ready()
     status = daemon.process.wait(TIMEOUT)  # the end of the capture: last commit, then exit
@@ -166,7 +164,7 @@ def memory(directory: Path, store_interval: int) -> list[tuple[object, ...]]:
     state = directory / f"memory-{store_interval}"
     state.mkdir()
     database = f'backend = "sqlite"\nstore_interval = {store_interval}'
-    config = write_config(state, source, database, free_port())
+    config = endtoend_config(state, source, database, free_port())
     daemon = Daemon(state, config, watchdog_usec=500_000)  # STATUS= every 0.25 s
     rows: list[tuple[object, ...]] = []
     try:

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, free_port
+from benchmarks.process import Daemon, free_port, write_config
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
@@ -83,16 +83,13 @@ class Window(NamedTuple):
     all_sleeps: float  # per frame
 
 
-def write_config(directory: Path, source: str, mode: str, port: int) -> Path:
-    config = directory / "teleinforeader.toml"
-    config.write_text(
-        f'[source]\n{source}\nmode = "{mode}"\n'
-        f'[database]\nbackend = "sqlite"\n'
+def linepace_config(directory: Path, source: str, mode: str, port: int) -> Path:
+    return write_config(
+        directory,
+        f'[source]\n{source}\nmode = "{mode}"\n[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'  # on, as installed; no browser
-        f'[daemon]\nstate_directory = "{directory / "state"}"\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed; no browser
     )
-    return config
 
 
 class LineClient(threading.Thread):
@@ -168,7 +165,7 @@ class Bench:
         self.master, self.slave = os.openpty()
         self.port = free_port()
         source = f'type = "serial"\ndevice = "{os.ttyname(self.slave)}"'
-        config = write_config(directory, source, mode, self.port)
+        config = linepace_config(directory, source, mode, self.port)
         self.daemon = Daemon(directory, config, watchdog_usec=UNIT_WATCHDOG_USEC)
         self.daemon.seconds_to_ready()
 
@@ -202,7 +199,7 @@ def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
     capture = directory / "capture.bin"
     capture.write_bytes(b"".join(frames))
     source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
-    config = write_config(directory, source, mode, free_port())
+    config = linepace_config(directory, source, mode, free_port())
     daemon = Daemon(directory, config, watchdog_usec=PROGRESS_WATCHDOG_USEC)
     try:
         daemon.seconds_to_ready()

@@ -23,9 +23,17 @@ from pathlib import Path
 
 from tests.support.server_process import free_port
 
-__all__ = ["Daemon", "children_cpu", "free_port"]
+__all__ = ["Daemon", "children_cpu", "free_port", "write_config"]
 
 READY_TIMEOUT = 30.0
+
+
+def write_config(directory: Path, sections: str, daemon: str = "") -> Path:
+    """`directory`/teleinforeader.toml: the `sections` (TOML text), then [daemon] with the
+    state directory in `directory` and the `daemon` lines."""
+    config = directory / "teleinforeader.toml"
+    config.write_text(f'{sections}[daemon]\nstate_directory = "{directory / "state"}"\n{daemon}')
+    return config
 
 
 def children_cpu() -> float:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, free_port
+from benchmarks.process import Daemon, free_port, write_config
 from tests.support.captures import historic_frame
 
 STARTS = 5
@@ -40,15 +40,12 @@ BUILD_WHEEL = "import sys; from poetry.core.masonry import api; print(api.build_
 
 
 def _write_config(directory: Path, device: str) -> Path:
-    config = directory / "teleinforeader.toml"
-    config.write_text(
-        f'[source]\ntype = "serial"\ndevice = "{device}"\n'
-        f'[database]\nbackend = "sqlite"\n'
+    return write_config(
+        directory,
+        f'[source]\ntype = "serial"\ndevice = "{device}"\n[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'  # on, as installed
-        f'[daemon]\nstate_directory = "{directory / "state"}"\n'
+        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed
     )
-    return config
 
 
 def build_wheel(directory: Path) -> Path:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from teleinforeader.sinks.mqtt.state import TARIFF_PERIODS
 from teleinforeader.tic.stge import BREAKING_DEVICE
@@ -128,6 +128,32 @@ def _diagnostic_texts(
     return [_diagnostic_text(key, name, enabled) for key, name, enabled in table if key in state]
 
 
+def _diagnostics(
+    state: Mapping[str, Any],
+    names: Sequence[tuple[str, str]],
+    template: Callable[[str], str],
+    device_class: str | None,
+    unit: str,
+    enabled: bool = True,
+) -> list[Entity]:
+    """A diagnostic sensor for each (label, name) of `names` the meter sends, in that order,
+    its value rendered by `template`."""
+    return [
+        Entity(
+            key,
+            SENSOR,
+            name,
+            template(key),
+            device_class,
+            unit=unit,
+            category=DIAGNOSTIC,
+            enabled=enabled,
+        )
+        for key, name in names
+        if key in state
+    ]
+
+
 def _overrun(key: str, name: str) -> Entity:
     return Entity(key, BINARY_SENSOR, name, _present(key), PROBLEM)
 
@@ -199,47 +225,14 @@ def _historic(state: Mapping[str, Any]) -> list[Entity]:
         entities.append(_measure("PAPP", "Apparent power", APPARENT_POWER, "VA"))
     if option == "EJP.":
         entities.append(Entity("PEJP", BINARY_SENSOR, "EJP period notice", _present("PEJP")))
-    if "ISOUSC" in state:
-        entities.append(
-            Entity(
-                "ISOUSC",
-                SENSOR,
-                "Subscribed current",
-                _number("ISOUSC"),
-                CURRENT,
-                unit="A",
-                category=DIAGNOSTIC,
-            )
-        )
-    for label, name in (
+    entities += _diagnostics(state, (("ISOUSC", "Subscribed current"),), _number, CURRENT, "A")
+    maxima = (
         ("IMAX", "Maximum current"),
-        *tuple((f"IMAX{n}", f"Maximum current, phase {n}") for n in PHASES),
-    ):
-        if label in state:
-            entities.append(
-                Entity(
-                    label,
-                    SENSOR,
-                    name,
-                    _number(label),
-                    CURRENT,
-                    unit="A",
-                    category=DIAGNOSTIC,
-                    enabled=False,
-                )
-            )
-    if "PMAX" in state:
-        entities.append(
-            Entity(
-                "PMAX",
-                SENSOR,
-                "Maximum power, yesterday",
-                _number("PMAX"),
-                unit="W",
-                category=DIAGNOSTIC,
-                enabled=False,
-            )
-        )
+        *((f"IMAX{n}", f"Maximum current, phase {n}") for n in PHASES),
+    )
+    entities += _diagnostics(state, maxima, _number, CURRENT, "A", enabled=False)
+    yesterday = (("PMAX", "Maximum power, yesterday"),)
+    entities += _diagnostics(state, yesterday, _number, None, "W", enabled=False)
     if "PPOT" in state:
         template = (
             "{{ ('OFF' if value_json['PPOT'] == '00' else 'ON') if 'PPOT' in value_json else '' }}"
@@ -283,19 +276,8 @@ def _standard(state: Mapping[str, Any]) -> list[Entity]:
     if "tempo_today" in state:  # a Tempo contract (see state.py)
         entities += TEMPO
     entities += _standard_measures(state)
-    for label, name in (("PREF", "Subscribed power"), ("PCOUP", "Breaking power")):
-        if label in state:
-            entities.append(
-                Entity(
-                    label,
-                    SENSOR,
-                    name,
-                    _kilo(label),
-                    APPARENT_POWER,
-                    unit="kVA",
-                    category=DIAGNOSTIC,
-                )
-            )
+    powers = (("PREF", "Subscribed power"), ("PCOUP", "Breaking power"))
+    entities += _diagnostics(state, powers, _kilo, APPARENT_POWER, "kVA")
     if "status" in state:
         entities += _status(state["status"])
     if "relays" in state:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from teleinforeader.sinks.mqtt.picture import MeterPicture
 from teleinforeader.sinks.mqtt.state import state_of
-from teleinforeader.tic import Frame, Rejection, decode, encode_frame
+from teleinforeader.tic import Frame, Rejection
+from tests.support.groups import frame, without
 
 HCHP = {
     "ADCO": "021861348497",
@@ -20,15 +21,6 @@ HCHP = {
     "HHPHC": "A",
     "MOTDETAT": "000000",
 }
-
-
-def frame(groups: dict[str, str], mode: str = "historic") -> Frame:
-    (decoded,) = decode(encode_frame(groups, mode))
-    return decoded
-
-
-def without(groups: dict[str, str], *labels: str) -> dict[str, str]:
-    return {label: value for label, value in groups.items() if label not in labels}
 
 
 def state_after(*frames: Frame) -> dict[str, object]:

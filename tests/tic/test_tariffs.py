@@ -9,7 +9,7 @@ import pytest
 from teleinforeader.sinks.http.views import reading
 from teleinforeader.sinks.mqtt.picture import MeterPicture
 from teleinforeader.sinks.mqtt.state import TARIFF_PERIODS, state_of
-from teleinforeader.tic import Frame, decode, encode_frame
+from teleinforeader.tic import Frame
 from teleinforeader.tic.tariffs import (
     HISTORIC_HOURS,
     current_period,
@@ -19,6 +19,7 @@ from teleinforeader.tic.tariffs import (
 )
 from teleinforeader.tic.teleinfomonitor import seed_values
 from tests.support.every_meter import every_meter
+from tests.support.groups import frame, without
 
 HCHP = {
     "ADCO": "021861348497",
@@ -43,15 +44,6 @@ TEMPO = {
     "DEMAIN": "----",
     "PAPP": "00400",
 }
-
-
-def frame(groups: dict[str, str], mode: str = "historic") -> Frame:
-    (decoded,) = decode(encode_frame(groups, mode))
-    return decoded
-
-
-def without(groups: dict[str, str], *labels: str) -> dict[str, str]:
-    return {label: value for label, value in groups.items() if label not in labels}
 
 
 def test_the_total_adds_up_every_index_of_the_option() -> None:

@@ -1,0 +1,15 @@
+"""Frames made from a dict of groups, for the tests of what is derived from a frame."""
+
+from __future__ import annotations
+
+from teleinforeader.tic import Frame, decode, encode_frame
+
+
+def frame(groups: dict[str, str], mode: str = "historic") -> Frame:
+    """The frame of a meter sending `groups`, checksums right."""
+    (decoded,) = decode(encode_frame(groups, mode))
+    return decoded
+
+
+def without(groups: dict[str, str], *labels: str) -> dict[str, str]:
+    return {label: value for label, value in groups.items() if label not in labels}

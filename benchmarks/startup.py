@@ -31,12 +31,12 @@ from pathlib import Path
 from benchmarks.common import machine, print_table
 from benchmarks.process import Daemon, free_port, write_config
 from tests.support.captures import historic_frame
+from tests.support.packaging import pep517_build
 
 STARTS = 5
 IDLE_SECONDS = 30.0
 PROBE_FRAME_PERIOD = 0.02  # seconds between two frames on the probed line
 REPOSITORY = Path(__file__).resolve().parents[1]
-BUILD_WHEEL = "import sys; from poetry.core.masonry import api; print(api.build_wheel(sys.argv[1]))"
 
 
 def _write_config(directory: Path, device: str) -> Path:
@@ -46,18 +46,6 @@ def _write_config(directory: Path, device: str) -> Path:
         f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
         f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed
     )
-
-
-def build_wheel(directory: Path) -> Path:
-    """The wheel of this checkout, built by poetry-core's PEP 517 hook (offline)."""
-    built = subprocess.run(
-        [sys.executable, "-c", BUILD_WHEEL, str(directory)],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return directory / built.stdout.strip()
 
 
 def install(wheel: Path, target: Path, compiled: bool) -> dict[str, str]:
@@ -166,7 +154,7 @@ def idle_cost(directory: Path) -> list[tuple[str, object]]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        wheel = build_wheel(directory)
+        wheel = pep517_build("build_wheel", REPOSITORY, directory)
         compiled = start_up(directory, wheel, compiled=True)
         source = start_up(directory, wheel, compiled=False)
         idle = idle_cost(directory)

@@ -8,12 +8,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
 from tests.live.container import Container
+from tests.support.packaging import pep517_build
 from tests.support.waiting import wait_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -231,15 +231,4 @@ def build_sdist(version: str, directory: Path) -> Path:
         )
         assert count == 1, "pyproject.toml has no version line"
         pyproject.write_text(text)
-        hook = (
-            "import sys; from poetry.core.masonry import api; print(api.build_sdist(sys.argv[1]))"
-        )
-        built = subprocess.run(
-            [sys.executable, "-c", hook, str(directory)],
-            cwd=tree,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        ).stdout.strip()
-    return directory / built
+        return pep517_build("build_sdist", tree, directory, timeout=120)

@@ -174,7 +174,8 @@ def test_lines_are_byte_for_byte_what_json_writes() -> None:
     frames += decode(
         encode_frame({**HISTORIC_BASE, "FUTUR": "12"}, "historic"), received_at=received_at
     )
-    assert len(frames) >= 100 and {frame.mode for frame in frames} == {"historic", "standard"}
+    # The project's own captures at least (the shared folder adds the others when present).
+    assert len(frames) > len(paths) and {frame.mode for frame in frames} == {"historic", "standard"}
     assert any(frame.rejected for frame in frames) and any(frame.unknown for frame in frames)
     odd = Frame({"ADCO": "02", 'Q"\\': 'a"b\\c\té'}, "historic", received_at)
     no_meter = Frame({"PAPP": "00120"}, "historic", received_at)

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 READER_STUCK = 60.0  # seconds in one chunk (a few frames at most) that can only be a hang
 COUNTERS_WAIT = 0.1  # seconds the supervisor waits for the reader's lock to copy counters
+ROOM_WAIT = 0.5  # seconds a replay waits at most for a sink, before it looks again
 SHUTDOWN_BUDGET = 8.0  # seconds to stop reading, drain and close the sinks (systemd waits 90)
 # Seconds between STATUS= updates to systemd (the unit's watchdog pings carry one too, every 30 s,
 # and the source's opening and the first frame are told at once). The supervisor wakes for
@@ -273,6 +274,17 @@ class Daemon:
             for sink in self.sinks:
                 sink.submit(frame)
             self._published += 1
+        if self.source.pausable and frames:
+            self._wait_for_the_sinks()
+
+    def _wait_for_the_sinks(self) -> None:
+        """A replay or the simulator at full speed would fill the database sink's memory
+        faster than it can write or spool: pause between chunks until every sink has room
+        (a real line is never paused; at its pace the sinks always have room)."""
+        for sink in self.sinks:
+            while not sink.wait_for_room(ROOM_WAIT):
+                if self._stop_reason is not None or self._restart_reason is not None:
+                    return
 
     # -- supervision -----------------------------------------------------------------------
 

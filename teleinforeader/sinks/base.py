@@ -46,6 +46,13 @@ class Sink(abc.ABC):
         """Accept one frame without blocking the caller (the reader thread), and without
         waking the sink's own thread unless the frame gives it something to do."""
 
+    def wait_for_room(self, timeout: float) -> bool:
+        """Called by the reader after a chunk of a source that can wait (a replay, the
+        simulator; never a serial line): block, `timeout` seconds at most, while this sink
+        holds more frames than it may keep in memory. True once it has room; a sink that keeps
+        only the latest frame always has."""
+        return True
+
     @abc.abstractmethod
     def close(self, timeout: float) -> None:
         """Stop accepting, drain what is pending (within `timeout` seconds), release all."""

@@ -34,6 +34,9 @@ class Source(abc.ABC):
     """A producer of TIC bytes, run in the reader thread until `stop()` is called."""
 
     name: str = "source"
+    # The bytes wait until they are read (a file, a generator): the reader may pause between
+    # chunks while a sink catches up. Never so for a line, which does not wait.
+    pausable: bool = False
 
     @abc.abstractmethod
     def run(self, protocol: ReaderProtocol) -> None:

@@ -61,6 +61,8 @@ def schedule(chunks: Iterable[bytes], baud: int, speed: float) -> Iterator[tuple
 class PacedSource(Source):
     """A source that plays generated chunks on a line-paced schedule until they run out."""
 
+    pausable = True
+
     def __init__(self, baud: int, speed: float, chunk_size: int | None) -> None:
         self.baud = baud
         self.speed = check_speed(speed)

@@ -1,22 +1,27 @@
 """A database connected but slower than the input: memory stays within `memory_backlog`, the
-rest waits in the spool, and once the writer catches up every frame is stored once, in order."""
+rest waits in the spool, and once the writer catches up every frame is stored once, in order.
+A replay faster than the writer and the spool together waits for them."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from teleinforeader.daemon import Daemon
 from teleinforeader.settings import DatabaseSettings
 from teleinforeader.sinks.database.schema import HISTORIC_TABLE, STANDARD_TABLE, format_timestamp
 from teleinforeader.sinks.database.sqlite import SQLiteBackend
 from teleinforeader.sinks.database.writer import DatabaseSink
+from teleinforeader.sources.replay import ReplaySource
 from teleinforeader.tic import Frame
 from tests.storage.helpers import Storage, caught_up_sink, make_frames
+from tests.support.captures import write_capture
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.waiting import wait_for
 
@@ -188,3 +193,60 @@ def test_a_paused_server_keeps_memory_bounded_and_loses_nothing(
     rows = storage.query(f"SELECT timestamp FROM {STANDARD_TABLE.name} ORDER BY timestamp")
     assert [row[0] for row in rows] == _timestamps(frames)
     assert sink.status().counters["connect_errors"] == 0
+
+
+def test_a_sink_over_its_bound_has_no_room_until_frames_leave_memory(gated) -> None:
+    backend, sink = gated
+    sink.spool_path.parent.mkdir(parents=True, exist_ok=True)
+    sink.spool_path.symlink_to("/dev/full")  # nowhere but memory
+    sink.start()
+    wait_for(lambda: sink.status().counters["connections"] == 1, what="the connection")
+    assert sink.wait_for_room(0)
+    backend.close_gate()
+    for frame in make_frames("historic-base", BOUND + SLOW["batch_size"] + 20):
+        sink.submit(frame)
+    assert not sink.wait_for_room(0.2)
+    backend.gate.set()
+    assert sink.wait_for_room(10)
+
+
+def test_a_replay_at_full_speed_waits_for_the_database_and_every_frame_is_stored(
+    gated, tmp_path: Path
+) -> None:
+    """The replay, the writer and the spool share one interpreter: without the wait, a replay
+    at full speed piled every frame into memory (hundreds of MB for a day's capture)."""
+    backend, sink = gated
+    sink.spool_path.parent.mkdir(parents=True, exist_ok=True)
+    sink.spool_path.symlink_to("/dev/full")  # the spool cannot take the excess either
+    capture = tmp_path / "capture.bin"
+    indexes = write_capture(capture, 600)
+    backend.close_gate()  # the writer is stuck in its first commit (the schema's)
+    daemon = Daemon(ReplaySource(capture, speed=0), [sink])  # it starts the sink
+    running = threading.Thread(target=daemon.run, daemon=True)
+    running.start()
+    try:
+        wait_for(lambda: sink.status().counters["spool_errors"] >= 1, what="the spool refused")
+        limit = BOUND + SLOW["batch_size"]
+        wait_for(lambda: sink.status().counters["in_memory"] > limit, what="memory over the bound")
+        accepted = sink.status().counters["accepted"]
+        time.sleep(0.5)  # nothing leaves memory meanwhile: nothing more comes in
+        assert sink.status().counters["accepted"] == accepted
+        assert accepted < len(indexes)  # the replay waits: one chunk past the bound at most
+        backend.gate.set()
+        wait_for(lambda: sink.status().counters["accepted"] == len(indexes), what="the replay")
+        wait_for(lambda: sink.status().backlog == 0, what="every frame written")
+    finally:
+        backend.gate.set()
+        daemon.request_stop("test")
+        running.join(15)
+    connection = sqlite3.connect(str(backend.path))
+    try:
+        stored = [
+            row[0]
+            for row in connection.execute(
+                f"SELECT total_base_index_in_wh FROM {HISTORIC_TABLE.name} ORDER BY rowid"
+            )
+        ]
+    finally:
+        connection.close()
+    assert stored == indexes

@@ -126,6 +126,7 @@ class DatabaseSink(Sink):
         self._worker = Worker("database-writer", self._run)
         self._spill_wanted = threading.Event()
         self._spiller = Worker("database-spiller", self._run_spiller)
+        self._room = threading.Event()  # set when frames leave memory: a waiting replay looks again
 
     # -- the Sink contract -------------------------------------------------------------------
 
@@ -150,9 +151,25 @@ class DatabaseSink(Sink):
             self._wake.set()
         self._check_memory_bound()
 
+    def wait_for_room(self, timeout: float) -> bool:
+        """A replay outruns the writer and the spiller both (they share one interpreter lock
+        with the reader): past `memory_backlog` and a batch, it waits for them."""
+        limit = self.settings.memory_backlog + self.settings.batch_size
+        deadline = time.monotonic() + timeout
+        while len(self._memory) > limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed:
+                return False
+            self._room.clear()
+            if len(self._memory) <= limit:  # taken meanwhile: the set came before the clear
+                break
+            self._room.wait(remaining)
+        return True
+
     def close(self, timeout: float) -> None:
         """Write what waits (or spool it when the database is away), within `timeout`."""
         self._closed = True
+        self._room.set()  # a replay paused on this sink goes on (and stops)
         self._stopping.set()
         self._spill_wanted.set()
         self._wake.set()
@@ -309,6 +326,7 @@ class DatabaseSink(Sink):
                         count = min(batch_size, len(self._memory))
                         self._in_flight = [self._memory.popleft() for _ in range(count)]
                         self._in_flight_spooled = False
+                    self._room.set()
                     spool = None
                 else:
                     return
@@ -536,6 +554,7 @@ class DatabaseSink(Sink):
                 for _ in range(excess):
                     self._memory.popleft()
                 self._in_flight_spooled = self._in_flight_spooled or bool(lead)
+            self._room.set()
             self.counters["spooled"] += len(moving)
             if self._spool_failing:
                 log.info("spool %s writable again", self.spool_path)

@@ -12,8 +12,8 @@ Plan:
   reader: the bytes then wait in the kernel, and the watchdog stops pinging once one chunk has
   taken READER_STUCK, so systemd restarts a daemon stuck that way. A `submit` that raises kills
   the reader thread, and with it the daemon (exit 1).
-- The main thread supervises: it sleeps on an Event (woken by a signal, a thread ending, or the
-  next thing due), reports READY/STATUS/WATCHDOG/STOPPING to systemd and logs a summary line.
+- The main thread supervises: it sleeps on a wake channel (woken by a signal, a thread ending,
+  or the next thing due), reports READY/STATUS/WATCHDOG/STOPPING to systemd and logs a summary line.
   READY=1 goes out as soon as the sinks and threads run, whether the source is open or not: a
   daemon waiting for its device (unplugged, not there yet at boot, a bridge down) is healthy,
   its sinks and retries run, and STATUS= says what it waits for. A thread that dies makes the
@@ -26,11 +26,8 @@ Plan:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import select
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -40,6 +37,7 @@ from typing import Callable
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.notify import Notifier
 from teleinforeader.sinks.base import Sink, Worker, watch_workers
+from teleinforeader.sinks.wakeup import WakeChannel
 from teleinforeader.sources.base import RestartRequiredError, Source
 from teleinforeader.tic import AUTO, Decoder, Frame
 
@@ -153,34 +151,6 @@ class ReaderPipeline:
         return counters
 
 
-class Wakeup:
-    """What the supervisor sleeps on: a pipe, so that a signal handler can wake it too.
-
-    A handler runs in the main thread between two bytecodes, maybe while that thread holds a
-    lock of `threading` (an Event's, or the one `Thread.start` takes): setting an Event or
-    starting a thread from there can deadlock. Writing a byte to a pipe takes no lock."""
-
-    def __init__(self) -> None:
-        self._read_end, self._write_end = os.pipe()
-        os.set_blocking(self._read_end, False)
-        os.set_blocking(self._write_end, False)
-
-    def set(self) -> None:
-        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
-            os.write(self._write_end, b"\0")
-
-    def wait(self, timeout: float) -> None:
-        """Until `set` (since the last wait) or `timeout` seconds."""
-        select.select([self._read_end], [], [], max(timeout, 0.0))
-        with contextlib.suppress(BlockingIOError):
-            os.read(self._read_end, 4096)
-
-    def __del__(self) -> None:  # not before: a late set() must never write to a reused descriptor
-        for end in (self._read_end, self._write_end):
-            with contextlib.suppress(OSError):
-                os.close(end)
-
-
 class Daemon:
     """Runs one source into its sinks until stopped; `run()` returns the exit status."""
 
@@ -202,7 +172,7 @@ class Daemon:
         self.status_interval = status_interval
         self.protocol = ReaderPipeline(Decoder(mode), self._guard_and_publish)
         self._guard_lock = threading.Lock()  # the guard's counters are read by the main thread
-        self._wake = Wakeup()
+        self._wake = WakeChannel()  # what the supervisor sleeps on; signal handlers wake it
         self._stop_reason: str | None = None
         self.reloading = False  # stopping to start again with a new configuration
         self._accept_reload = accept_reload
@@ -220,18 +190,24 @@ class Daemon:
         first asks `accept_reload` (which may read files, and refuses a broken
         configuration: then nothing changes)."""
         self._reload_reason = reason
-        self._wake.set()
+        self._wake.wake()
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask `run` to stop and return, from another thread or a signal handler (it takes no
-        lock: see `Wakeup`). A stop asked during a reload cancels the reload: `reloading`
+        lock: see `WakeChannel`). A stop asked during a reload cancels the reload: `reloading`
         turns False, and the caller ends instead of starting again."""
         self.reloading = False
         if self._stop_reason is None:
             self._stop_reason = reason
-        self._wake.set()
+        self._wake.wake()
 
     def run(self) -> int:
+        try:
+            return self._run()
+        finally:
+            self._wake.close()  # a late wake (a signal) is then a no-op on a closed socket
+
+    def _run(self) -> int:
         started: list[Sink] = []
         for sink in self.sinks:
             try:
@@ -241,7 +217,7 @@ class Daemon:
                 self._close_sinks(started, time.monotonic() + SHUTDOWN_BUDGET)
                 return EXIT_FAILURE
             started.append(sink)
-        unwatch = watch_workers(self._wake.set)  # a thread that ends: look at once
+        unwatch = watch_workers(self._wake.wake)  # a thread that ends: look at once
         try:
             self._reader.start()
             return self._shutdown(self._supervise())
@@ -260,22 +236,22 @@ class Daemon:
         """What the reader does with the frames of a chunk: guard them, hand them to the sinks."""
         if self.guard is None:
             self._publish(frames)
-            return
-        with self._guard_lock:
-            ready = []
-            for frame in frames:
-                ready += self.guard.check(frame)
-        self._publish(ready)
+        else:
+            with self._guard_lock:
+                ready = []
+                for frame in frames:
+                    ready += self.guard.check(frame)
+            self._publish(ready)
+        if self.source.pausable:
+            self._wait_for_the_sinks()
 
     def _publish(self, frames: Sequence[Frame]) -> None:
         if frames and not self._published:
-            self._wake.set()  # the first frame: STATUS= says so at once (an installer waits)
+            self._wake.wake()  # the first frame: STATUS= says so at once (an installer waits)
         for frame in frames:
             for sink in self.sinks:
                 sink.submit(frame)
             self._published += 1
-        if self.source.pausable and frames:
-            self._wait_for_the_sinks()
 
     def _wait_for_the_sinks(self) -> None:
         """A replay or the simulator at full speed would fill the database sink's memory

@@ -78,18 +78,20 @@ def _line(
 
 
 def _pair(pair: tuple[str, str]) -> str:
-    if len(_pairs) >= _MEMO_SIZE:
-        _pairs.clear()
-    text = _pairs[pair] = f"{_quote(pair[0])}:{_quote(pair[1])}"
-    return text
+    return _kept(_pairs, pair, f"{_quote(pair[0])}:{_quote(pair[1])}")
 
 
 def _horodate(pair: tuple[str, str]) -> str:
     label, raw = pair
-    if len(_horodates) >= _MEMO_SIZE:
-        _horodates.clear()
     time = Horodate.parse(raw).time.isoformat()
-    text = _horodates[pair] = f'{_quote(label)}:{{"raw":{_quote(raw)},"time":"{time}"}}'
+    return _kept(_horodates, pair, f'{_quote(label)}:{{"raw":{_quote(raw)},"time":"{time}"}}')
+
+
+def _kept(memo: dict[tuple[str, str], str], key: tuple[str, str], text: str) -> str:
+    """`text`, remembered under `key` in `memo`, which is emptied when full."""
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = text
     return text
 
 

@@ -1,15 +1,20 @@
-"""How a sink's pipeline side wakes the sink's own thread, and how `close` stops that thread.
+"""How one thread wakes another that sleeps in a select(), and how a sink's `close` stops its
+thread.
 
-The thread sleeps in a select() (its selector, or paho's loop) that also watches `reader`;
-another thread wakes it with one byte, and at most one byte is ever in flight, so a frame a
-second costs at most one write, never a growing pipe. The socket server, the web server and
-the MQTT sink all work this way.
+The thread sleeps in a select() (a sink's selector, paho's loop, or `wait` for the daemon's
+supervisor) that also watches `reader`; another thread wakes it with one byte, and at most one
+byte is ever in flight, so a frame a second costs at most one write, never a growing pipe. The
+socket server, the web server, the MQTT sink and the supervisor all work this way. `wake` takes
+no lock, so a signal handler may call it too: the handler runs in the main thread between two
+bytecodes, maybe while that thread holds a lock of `threading` (an Event's, or the one
+`Thread.start` takes), where setting an Event or starting a thread could deadlock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 
 from teleinforeader.sinks.base import Worker
@@ -43,6 +48,11 @@ class WakeChannel:
         # After the read (a byte sent meanwhile must stay to wake us), and before the thread
         # looks at what it was woken for (anything set before this line is seen this round).
         self._pending = False
+
+    def wait(self, timeout: float) -> None:
+        """For a thread with nothing else to watch: sleep until `wake` or `timeout` seconds."""
+        select.select([self.reader], [], [], max(timeout, 0.0))
+        self.drain()
 
     def close(self) -> None:
         self.reader.close()

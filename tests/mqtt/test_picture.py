@@ -6,21 +6,7 @@ from __future__ import annotations
 from teleinforeader.sinks.mqtt.picture import MeterPicture
 from teleinforeader.sinks.mqtt.state import state_of
 from teleinforeader.tic import Frame, Rejection
-from tests.support.groups import frame, without
-
-HCHP = {
-    "ADCO": "021861348497",
-    "OPTARIF": "HC..",
-    "ISOUSC": "45",
-    "HCHC": "001000000",
-    "HCHP": "002000000",
-    "PTEC": "HP..",
-    "IINST": "010",
-    "IMAX": "090",
-    "PAPP": "02380",
-    "HHPHC": "A",
-    "MOTDETAT": "000000",
-}
+from tests.support.groups import HISTORIC_HCHP, frame, without
 
 
 def state_after(*frames: Frame) -> dict[str, object]:
@@ -31,7 +17,7 @@ def state_after(*frames: Frame) -> dict[str, object]:
 
 
 def test_typed_values_and_the_derived_ones() -> None:
-    state = state_after(frame(HCHP))
+    state = state_after(frame(HISTORIC_HCHP))
     assert state["HCHC"] == 1_000_000 and state["PAPP"] == 2380 and state["ADCO"] == "021861348497"
     assert state["tariff_period"] == "peak"
     assert state["energy_total"] == 3_000_000
@@ -39,7 +25,9 @@ def test_typed_values_and_the_derived_ones() -> None:
 
 
 def test_an_index_the_guard_removed_keeps_its_last_value_and_the_total_its_own() -> None:
-    state = state_after(frame(HCHP), frame(dict(without(HCHP, "HCHP"), HCHC="001000005")))
+    state = state_after(
+        frame(HISTORIC_HCHP), frame(dict(without(HISTORIC_HCHP, "HCHP"), HCHC="001000005"))
+    )
     assert state["HCHP"] == 2_000_000  # the previous, good value: never missing, never lower
     assert state["HCHC"] == 1_000_005
     assert state["energy_total"] == 3_000_005
@@ -47,13 +35,13 @@ def test_an_index_the_guard_removed_keeps_its_last_value_and_the_total_its_own()
 
 def test_the_total_waits_for_every_index_of_the_option() -> None:
     """A total missing an index would jump by that index's whole value when it comes."""
-    state = state_after(frame(without(HCHP, "HCHP")))
+    state = state_after(frame(without(HISTORIC_HCHP, "HCHP")))
     assert "energy_total" not in state
 
 
 def test_a_group_lost_to_noise_keeps_its_last_value_but_an_ended_warning_does_not() -> None:
-    first = frame(dict(HCHP, ADPS="046"))
-    noisy = frame(without(HCHP, "PAPP"))
+    first = frame(dict(HISTORIC_HCHP, ADPS="046"))
+    noisy = frame(without(HISTORIC_HCHP, "PAPP"))
     noisy.rejected = (Rejection("checksum", "PAPP", b"PAPP 0238O ?"),)
     state = state_after(first, noisy)
     assert state["PAPP"] == 2380
@@ -100,7 +88,7 @@ def test_overrun_short_frames_update_the_last_long_frame_and_one_long_frame_keep
 
 
 def test_tempo_colours_from_the_tariff_period_and_tomorrow() -> None:
-    tempo = without(HCHP, "HCHC", "HCHP")
+    tempo = without(HISTORIC_HCHP, "HCHC", "HCHP")
     tempo.update(OPTARIF="BBR(", PTEC="HCJW", DEMAIN="----")
     indexes = ("BBRHCJB", "BBRHPJB", "BBRHCJW", "BBRHPJW", "BBRHCJR", "BBRHPJR")
     tempo.update((label, f"{n:09d}") for n, label in enumerate(indexes, 1))

@@ -19,18 +19,8 @@ from teleinforeader.tic.tariffs import (
 )
 from teleinforeader.tic.teleinfomonitor import seed_values
 from tests.support.every_meter import every_meter
-from tests.support.groups import frame, without
+from tests.support.groups import HISTORIC_HCHP, frame, without
 
-HCHP = {
-    "ADCO": "021861348497",
-    "OPTARIF": "HC..",
-    "ISOUSC": "45",
-    "HCHC": "001000000",
-    "HCHP": "002000000",
-    "PTEC": "HP..",
-    "PAPP": "02380",
-    "MOTDETAT": "000000",
-}
 TEMPO = {
     "ADCO": "021861348497",
     "OPTARIF": "BBR(",
@@ -47,7 +37,7 @@ TEMPO = {
 
 
 def test_the_total_adds_up_every_index_of_the_option() -> None:
-    assert total_energy(frame(HCHP)) == 3_000_000
+    assert total_energy(frame(HISTORIC_HCHP)) == 3_000_000
     assert total_energy(frame(TEMPO)) == 21
     assert (
         total_energy(frame({"ADCO": "021861348497", "OPTARIF": "BASE", "BASE": "000001234"}))
@@ -58,7 +48,7 @@ def test_the_total_adds_up_every_index_of_the_option() -> None:
 
 @pytest.mark.parametrize(
     ("groups", "lost"),
-    [(HCHP, "HCHC"), (HCHP, "HCHP"), (TEMPO, "BBRHPJR"), (TEMPO, "BBRHCJB")],
+    [(HISTORIC_HCHP, "HCHC"), (HISTORIC_HCHP, "HCHP"), (TEMPO, "BBRHPJR"), (TEMPO, "BBRHCJB")],
 )
 def test_a_total_missing_one_index_is_none_never_a_partial_sum(
     groups: dict[str, str], lost: str
@@ -68,7 +58,7 @@ def test_a_total_missing_one_index_is_none_never_a_partial_sum(
 
 
 def test_without_optarif_the_option_is_the_one_whose_indexes_the_frame_carries() -> None:
-    lost_optarif = frame(without(HCHP, "OPTARIF"))
+    lost_optarif = frame(without(HISTORIC_HCHP, "OPTARIF"))
     assert historic_option(lost_optarif) == "HC.."
     assert total_energy(lost_optarif) == 3_000_000
     assert historic_option(frame({"ADCO": "021861348497", "PAPP": "00400"})) is None
@@ -76,7 +66,7 @@ def test_without_optarif_the_option_is_the_one_whose_indexes_the_frame_carries()
 
 def test_after_a_change_of_option_optarif_says_which_indexes_count() -> None:
     """A picture of the meter keeps the indexes it last saw: the old option's BASE among them."""
-    picture = frame(dict(HCHP, BASE="000500000"))
+    picture = frame(dict(HISTORIC_HCHP, BASE="000500000"))
     assert historic_option(picture) == "HC.."
     assert total_energy(picture) == 3_000_000
 
@@ -96,7 +86,7 @@ def test_after_a_change_of_option_optarif_says_which_indexes_count() -> None:
 def test_the_period_names_its_index_and_its_hours(
     ptec: str, index: str, name: str, hours: str
 ) -> None:
-    period = current_period(frame(dict(HCHP, PTEC=ptec)))
+    period = current_period(frame(dict(HISTORIC_HCHP, PTEC=ptec)))
     assert period is not None
     assert (period.index, period.code, period.name, period.hours) == (index, ptec, name, hours)
 
@@ -112,7 +102,7 @@ def test_tempo_colours_known_or_none_and_only_on_a_tempo_contract() -> None:
     assert tempo_colours(frame(TEMPO)) == ("blue", None)  # DEMAIN ----: not announced yet
     assert tempo_colours(frame(dict(TEMPO, PTEC="HCJW", DEMAIN="ROUG"))) == ("white", "red")
     assert tempo_colours(frame(without(TEMPO, "OPTARIF"))) == ("blue", None)  # by its indexes
-    assert tempo_colours(frame(HCHP)) is None
+    assert tempo_colours(frame(HISTORIC_HCHP)) is None
     standard = {"ADSC": "041876097467", "NGTF": "     TEMPO      ", "EAST": "000012345"}
     assert tempo_colours(frame(standard, "standard")) == (None, None)  # no STGE: not known
     announced = dict(standard, NGTF="   H PLEINE/CREUSE ", STGE="093A0000")  # blue, white
@@ -138,7 +128,12 @@ def test_the_web_page_mqtt_and_teleinfomonitor_give_one_answer_for_every_meter()
 
 def test_mqtt_says_the_page_s_periods_and_colours_in_home_assistant_s_words() -> None:
     assert set(TARIFF_PERIODS) == set(HISTORIC_HOURS.values())
-    for groups in (HCHP, dict(HCHP, PTEC="HC.."), TEMPO, dict(TEMPO, PTEC="HCJW", DEMAIN="BLEU")):
+    for groups in (
+        HISTORIC_HCHP,
+        dict(HISTORIC_HCHP, PTEC="HC.."),
+        TEMPO,
+        dict(TEMPO, PTEC="HCJW", DEMAIN="BLEU"),
+    ):
         each = frame(groups)
         shown, state = reading(each), mqtt_state(each)
         period = current_period(each)

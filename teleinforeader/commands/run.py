@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         daemon.request_stop(f"received {signal.Signals(signum).name}")
 
     def reload(signum: int, _: FrameType | None) -> None:
-        # Only a byte to the supervisor's pipe: a handler that took a lock (started a thread)
-        # could deadlock on one the interrupted main thread holds. The file is read later.
+        # Only a byte to the supervisor's wake channel: a handler that took a lock (started a
+        # thread) could deadlock on one the interrupted main thread holds. The file is read later.
         daemon.request_reload("received SIGHUP: reloading the configuration")
 
     signal.signal(signal.SIGTERM, stop)

@@ -126,9 +126,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     """The settings `add_config_arguments` asked for; on a mistake, its one-line message on
     stderr (priority err in the journal) and exit status 78 (EX_CONFIG), so systemd does not
     restart a broken daemon."""
-    import dataclasses
-
     from teleinforeader.config import EX_CONFIG, ConfigError, load_settings
+    from teleinforeader.settings import replace
 
     try:
         settings = load_settings(args.config)
@@ -138,8 +137,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         print_error(str(error))
         raise SystemExit(EX_CONFIG) from None
     if args.log_level:
-        daemon = dataclasses.replace(settings.daemon, log_level=args.log_level)
-        settings = dataclasses.replace(settings, daemon=daemon)
+        settings = replace(settings, daemon=replace(settings.daemon, log_level=args.log_level))
     return settings
 
 

@@ -1,7 +1,7 @@
 """The configuration file: TOML in, `Settings` out, every mistake one line that names the file,
 the key, what was expected and what was found.
 
-The loader walks the dataclasses of `teleinforeader.settings`, so a key added there is read and
+The loader walks the sections of `teleinforeader.settings`, so a key added there is read and
 type-checked with no change here. `RULES` narrows the keys whose values have more shape than
 their type (ranges, enumerations, networks); every other number must be at least 0. Checks that
 involve several keys or the file system run once a section is built (`SECTION_CHECKS`).
@@ -13,12 +13,10 @@ the daemon does not apply.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
 import sys
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -42,7 +40,10 @@ from teleinforeader.settings import (
     MqttSettings,
     Settings,
     SourceSettings,
+    fields,
     is_secret,
+    is_section,
+    replace,
 )
 from teleinforeader.sinks.database import BACKENDS
 from teleinforeader.sources import SOURCE_TYPES
@@ -358,15 +359,15 @@ def _refused(
 
 def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> ConfigError:
     name = _shortened(_toml_string(name)[1:-1])  # a quoted key may hold a newline
-    hints = typing.get_type_hints(cls)
-    tables = [key for key, annotation in hints.items() if dataclasses.is_dataclass(annotation)]
+    hints = _types(cls)
+    tables = [key for key, annotation in hints.items() if is_section(annotation)]
     if isinstance(value, dict):
         hint = _did_you_mean(name, tables, lambda t: f"[{_join(section, t)}]")
         known = ", ".join(f"[{_join(section, t)}]" for t in tables)
         hint = hint or ("" if known else f"[{section}] has no subsections")
         where, what = f"[{_join(section, name)}]", "unknown section"
     elif not section:  # a key above every section header
-        owners = [t for t in tables if name in typing.get_type_hints(hints[t])]
+        owners = [t for t in tables if name in _types(hints[t])]
         hint = f"did you mean [{owners[0]}] {name}?" if owners else ""
         known = ", ".join(f"[{t}]" for t in tables)
         where, what = name, "key outside any section"
@@ -378,17 +379,22 @@ def _unknown(source: str, cls: type, section: str, name: str, value: Any) -> Con
     return ConfigError(f"{source}: {where}: {what}; " + (hint or f"expected one of {known}"))
 
 
+def _types(cls: type) -> dict[str, Any]:
+    """Key -> type of the section class `cls`."""
+    return {setting.name: setting.type for setting in fields(cls)}
+
+
 def _build(cls: type, table: Mapping[str, Any], section: str, source: str) -> Any:
-    """An instance of dataclass `cls` from the TOML `table` of `section` ("" for the file)."""
-    hints = typing.get_type_hints(cls)
+    """An instance of section class `cls` from the TOML `table` of `section` ("" for the file)."""
+    hints = _types(cls)
     for name, value in table.items():
         if name not in hints:
             raise _unknown(source, cls, section, name, value)
-    secrets = {field.name for field in dataclasses.fields(cls) if is_secret(field)}
+    secrets = {setting.name for setting in fields(cls) if is_secret(setting)}
     values: dict[str, Any] = {}
     for name in hints:
         annotation, dotted = hints[name], _join(section, name)
-        if dataclasses.is_dataclass(annotation):
+        if is_section(annotation):
             subtable = table.get(name, {})
             if not isinstance(subtable, dict):
                 where = _location(section, name)
@@ -484,7 +490,7 @@ def _resolve_password(section: Any, variable: str, where: str, source: str) -> A
     password = os.environ.get(variable, "")
     if not password and section.password_file:
         password = _read_password(section.password_file, f"{source}: {where} password_file")
-    return dataclasses.replace(section, password=password) if password else section
+    return replace(section, password=password) if password else section
 
 
 def _read_password(path: str, where: str) -> str:
@@ -560,12 +566,12 @@ def _render_section(section_settings: Any, section: str, lines: list[str]) -> No
     tables = []
     if section:
         lines.extend(([""] if lines else []) + [f"[{section}]"])
-    for field in dataclasses.fields(section_settings):
-        value = getattr(section_settings, field.name)
-        if dataclasses.is_dataclass(value):
-            tables.append((value, _join(section, field.name)))
+    for setting in fields(section_settings):
+        value = getattr(section_settings, setting.name)
+        if is_section(value):
+            tables.append((value, _join(section, setting.name)))
         else:
-            shown = MASK if value and is_secret(field) else value
-            lines.append(f"{field.name} = {toml_value(shown)}")
+            shown = MASK if value and is_secret(setting) else value
+            lines.append(f"{setting.name} = {toml_value(shown)}")
     for table, name in tables:
         _render_section(table, name, lines)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from teleinforeader.tic import Frame
@@ -98,17 +97,17 @@ def _number(frame: Frame, label: str) -> int | None:
     return None if scale is None else int(raw) * scale
 
 
-@dataclass
 class GuardStats:
     """Counters for the summary line; they only ever grow."""
 
-    # Groups removed from published frames, by reason. Every reason is present from the start so
-    # that another thread can copy the counter while this one updates it.
-    rejected: Counter = field(default_factory=lambda: Counter(dict.fromkeys(REASONS, 0)))
-    held: int = 0  # index values held back until a later frame
-    confirmed: int = 0  # held values a later frame confirmed
-    resets: int = 0  # another meter or another mode: references forgotten
-    rebased: int = 0  # references dropped after REBASE_AFTER consistent lower values
+    def __init__(self) -> None:
+        # Groups removed from published frames, by reason. Every reason is present from the
+        # start so that another thread can copy the counter while this one updates it.
+        self.rejected: Counter[str] = Counter(dict.fromkeys(REASONS, 0))
+        self.held = 0  # index values held back until a later frame
+        self.confirmed = 0  # held values a later frame confirmed
+        self.resets = 0  # another meter or another mode: references forgotten
+        self.rebased = 0  # references dropped after REBASE_AFTER consistent lower values
 
     def as_dict(self) -> dict[str, int]:
         counters = {f"rejected_{reason}": n for reason, n in self.rejected.items()}

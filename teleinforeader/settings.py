@@ -1,17 +1,31 @@
-"""Typed settings, one dataclass per configuration file section, every key with a default.
+"""Typed settings, one class per configuration file section, every key with a default.
 
 The defaults serve a Raspberry Pi with a PiTInfo shield: `/dev/serial0`, mode detected, SQLite
 in the state directory, the socket server on port 50007, the web page on port 8080.
 `teleinforeader.config` turns a TOML file into these objects; everything else only ever sees
 these objects, never raw TOML.
+
+A section is a `Section`: its keys are its annotated class attributes, their values the
+defaults. An instance takes keyword arguments, is immutable, equal to another with the same
+values and hashable, and its repr() leaves out secrets. These are not dataclasses on purpose:
+building nine frozen dataclasses compiles their generated methods at every import and brings in
+`dataclasses` with `inspect`, `ast` and `dis`, a sixth of the daemon's start-up on a Pi Zero;
+a `Section` subclass costs what a plain class costs.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: a section's annotations are its keys' types, which
+# `fields()` hands to the loader as they are (each is valid at run time on Python 3.9).
 
-import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    from typing import dataclass_transform
+except ImportError:  # pragma: no cover - Python 3.9 and 3.10: it only informs type checkers
+
+    def dataclass_transform(**_: Any) -> Any:
+        return lambda cls: cls
+
 
 DEFAULT_CONFIG_PATH = Path("/etc/teleinforeader/teleinforeader.toml")
 DEFAULT_STATE_DIRECTORY = Path("/var/lib/teleinforeader")
@@ -19,18 +33,106 @@ PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_DB_PASSWORD"
 MQTT_PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_MQTT_PASSWORD"
 
 
+class Setting:
+    """One key of a section: its name, its type (a section class for a subsection), its default
+    and whether its value is a secret."""
+
+    __slots__ = ("default", "name", "secret", "type")
+
+    def __init__(self, name: str, type: Any, default: Any, secret: bool) -> None:
+        self.name, self.type, self.default, self.secret = name, type, default, secret
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r}, {self.type!r}, {self.default!r}, secret={self.secret})"
+
+
+class _Secret:
+    """The default of a secret key, as `secret()` marks it in a class body."""
+
+    __slots__ = ("default",)
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+
+
 def secret(default: str = "") -> Any:
     """A setting whose value is never shown: not in a configuration error (which names its
     type instead), nor in repr() and so in no log line, nor in `check-config`'s output."""
-    return field(default=default, repr=False, metadata={"secret": True})
+    return _Secret(default)
 
 
-def is_secret(setting: dataclasses.Field) -> bool:
-    return bool(setting.metadata.get("secret"))
+def is_secret(setting: Setting) -> bool:
+    return setting.secret
 
 
-@dataclass(frozen=True)
-class SourceSettings:
+@dataclass_transform(kw_only_default=True)
+class Section:
+    """The base of every section (see the module's docstring)."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        settings = []
+        for name, kind in cls.__annotations__.items():
+            default = cls.__dict__[name]  # every key has a default
+            hidden = isinstance(default, _Secret)
+            if hidden:
+                default = default.default
+                setattr(cls, name, default)
+            settings.append(Setting(name, kind, default, hidden))
+        cls._settings = tuple(settings)
+        cls._names = frozenset(setting.name for setting in settings)
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - self._names
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {min(unknown)!r}")
+        for name, value in values.items():  # the others read the class's default
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, setting.name) for setting in self._settings)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to setting {name!r}: settings are immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete setting {name!r}: settings are immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{setting.name}={getattr(self, setting.name)!r}"
+            for setting in self._settings
+            if not setting.secret
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def fields(section: Any) -> tuple[Setting, ...]:
+    """The keys of a section class or instance, in declaration order."""
+    return section._settings
+
+
+def is_section(thing: Any) -> bool:
+    """True for a section, or a section class (a subsection's type)."""
+    return isinstance(thing, Section) or (isinstance(thing, type) and issubclass(thing, Section))
+
+
+def replace(section: Any, **changes: Any) -> Any:
+    """A copy of `section` with the values of `changes`."""
+    return type(section)(**{**section.__dict__, **changes})
+
+
+class SourceSettings(Section):
     """[source]: where the TIC bytes come from."""
 
     type: str = "serial"  # serial | replay | simulator
@@ -44,8 +146,7 @@ class SourceSettings:
     seed: int = 0  # simulator: same seed, same frames
 
 
-@dataclass(frozen=True)
-class GuardSettings:
+class GuardSettings(Section):
     """[guard]: the plausibility guard between decoder and sinks."""
 
     enabled: bool = True
@@ -54,8 +155,7 @@ class GuardSettings:
     max_power: int = 0
 
 
-@dataclass(frozen=True)
-class MariaDBSettings:
+class MariaDBSettings(Section):
     """[database.mariadb]: the server, when `database.backend = "mariadb"`."""
 
     host: str = "localhost"
@@ -73,8 +173,7 @@ class MariaDBSettings:
     tls_verify: bool = True
 
 
-@dataclass(frozen=True)
-class DatabaseSettings:
+class DatabaseSettings(Section):
     """[database]: which frames become rows, and where they go."""
 
     backend: str = "sqlite"  # sqlite | mariadb | none
@@ -89,11 +188,10 @@ class DatabaseSettings:
     sqlite_path: str = "teleinforeader.sqlite3"  # relative to the state directory
     reconnect_delay: float = 1.0  # seconds before the first reconnection attempt, then doubled
     reconnect_max_delay: float = 30.0  # ... up to this
-    mariadb: MariaDBSettings = field(default_factory=MariaDBSettings)
+    mariadb: MariaDBSettings = MariaDBSettings()
 
 
-@dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(Section):
     """[server]: the TCP JSON-lines broadcast."""
 
     enabled: bool = True
@@ -110,8 +208,7 @@ class ServerSettings:
     teleinfomonitor: bool = False
 
 
-@dataclass(frozen=True)
-class HttpSettings:
+class HttpSettings(Section):
     """[http]: the web page, the JSON API, /metrics and /healthz (read-only)."""
 
     enabled: bool = True
@@ -121,8 +218,7 @@ class HttpSettings:
     allow: tuple[str, ...] = ()  # client networks (CIDR); empty = anyone
 
 
-@dataclass(frozen=True)
-class MqttSettings:
+class MqttSettings(Section):
     """[mqtt]: publish to an MQTT broker, with Home Assistant discovery (the `mqtt` extra)."""
 
     enabled: bool = False
@@ -151,8 +247,7 @@ class MqttSettings:
     reconnect_max_delay: float = 60.0  # ... up to this
 
 
-@dataclass(frozen=True)
-class DaemonSettings:
+class DaemonSettings(Section):
     """[daemon]: process-wide behaviour."""
 
     state_directory: str = str(DEFAULT_STATE_DIRECTORY)  # $STATE_DIRECTORY (systemd) wins
@@ -160,12 +255,13 @@ class DaemonSettings:
     status_interval: float = 300.0  # seconds between summary log lines; 0 = never
 
 
-@dataclass(frozen=True)
-class Settings:
-    source: SourceSettings = field(default_factory=SourceSettings)
-    guard: GuardSettings = field(default_factory=GuardSettings)
-    database: DatabaseSettings = field(default_factory=DatabaseSettings)
-    server: ServerSettings = field(default_factory=ServerSettings)
-    http: HttpSettings = field(default_factory=HttpSettings)
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+class Settings(Section):
+    """The whole file: one attribute per section."""
+
+    source: SourceSettings = SourceSettings()
+    guard: GuardSettings = GuardSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    http: HttpSettings = HttpSettings()
+    mqtt: MqttSettings = MqttSettings()
+    daemon: DaemonSettings = DaemonSettings()

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from teleinforeader.settings import Settings
     from teleinforeader.sinks.base import Sink, SinkStatus
 
@@ -59,14 +59,18 @@ class PipelineView:
         return [(sink.name, sink.status()) for sink in self._pipeline.sinks]
 
 
-@dataclass(frozen=True)
 class SinkContext:
     """What a sink factory may use: the whole settings, the daemon's state directory, and a
     view of the pipeline bound once the daemon exists."""
 
-    settings: Settings
-    state_directory: Path
-    pipeline: PipelineView = field(default_factory=PipelineView)
+    __slots__ = ("pipeline", "settings", "state_directory")
+
+    def __init__(
+        self, settings: Settings, state_directory: Path, pipeline: PipelineView | None = None
+    ) -> None:
+        self.settings = settings
+        self.state_directory = state_directory
+        self.pipeline = PipelineView() if pipeline is None else pipeline
 
 
 def create_sinks(context: SinkContext) -> list[Sink]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from teleinforeader.tic.frame import Frame, Rejection
@@ -41,20 +40,20 @@ _LABEL_HORODATE = operator.itemgetter(0, 2)
 _HORODATE = operator.itemgetter(1)
 
 
-@dataclass
 class DecoderStats:
     """Counters a daemon logs and exports; they only ever grow."""
 
-    frames: int = 0
-    groups: int = 0
-    rejected: Counter = field(default_factory=Counter)  # group refusals by reason
-    interrupted: int = 0  # frames cut by EOT
-    truncated: int = 0  # frames cut by a new STX before their ETX
-    oversize: int = 0  # frames longer than max_frame
-    empty: int = 0  # frames with no valid group left
-    mode_mismatch: int = 0  # frames of the other mode while the mode is fixed
-    mode_switches: int = 0  # auto mode: the meter changed mode
-    garbage_bytes: int = 0  # bytes outside any frame
+    def __init__(self) -> None:
+        self.frames = 0
+        self.groups = 0
+        self.rejected: Counter[str] = Counter()  # group refusals by reason
+        self.interrupted = 0  # frames cut by EOT
+        self.truncated = 0  # frames cut by a new STX before their ETX
+        self.oversize = 0  # frames longer than max_frame
+        self.empty = 0  # frames with no valid group left
+        self.mode_mismatch = 0  # frames of the other mode while the mode is fixed
+        self.mode_switches = 0  # auto mode: the meter changed mode
+        self.garbage_bytes = 0  # bytes outside any frame
 
     @property
     def rejected_groups(self) -> int:

@@ -12,7 +12,6 @@ hot path: digits-only fixed-width numbers, hex status words, enumerations, bound
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 HISTORIC = "historic"
@@ -68,8 +67,17 @@ def _text(max_length: int) -> Callable[[bytes], bool]:
 
 
 def _pattern(regex: bytes) -> Callable[[bytes], bool]:
-    fullmatch = re.compile(regex).fullmatch
-    return lambda value: fullmatch(value) is not None
+    """A value that matches `regex`, compiled on its label's first value: a meter sends few of
+    the labels that have one, and compiling them all would cost a Pi Zero at every start."""
+    fullmatch: Callable[[bytes], object] | None = None
+
+    def check(value: bytes) -> bool:
+        nonlocal fullmatch
+        if fullmatch is None:
+            fullmatch = re.compile(regex).fullmatch
+        return fullmatch(value) is not None
+
+    return check
 
 
 def _empty(value: bytes) -> bool:
@@ -82,21 +90,44 @@ _DAY_PROFILE = rb"(?:(?:[01]\d|2[0-3])[0-5]\d[0-9A-F]{4}|NONUTILE)"
 _DAY_PROFILE_RE = rb"(?:" + _DAY_PROFILE + rb" ){10}" + _DAY_PROFILE
 
 
-@dataclass(frozen=True)
 class LabelSpec:
-    """What one label means and how its value must look."""
+    """What one label means and how its value must look (a plain class, not a dataclass: the
+    table is built at every start, and a dataclass costs a Pi Zero its code generation)."""
 
-    label: str
-    mode: str
-    meaning: str
-    unit: str | None
-    kind: str
-    check: Callable[[bytes], bool] = field(repr=False, compare=False)
-    numeric: bool = False
-    scale: int = 1  # multiply the integer by this to get `typed_unit` (kVA -> VA)
-    horodate: bool = False  # standard mode: the group carries a horodate
-    three_phase_only: bool = False
-    producer_only: bool = False
+    __slots__ = (
+        "check",
+        "horodate",
+        "kind",
+        "label",
+        "meaning",
+        "mode",
+        "numeric",
+        "producer_only",
+        "scale",
+        "three_phase_only",
+        "unit",
+    )
+
+    def __init__(
+        self,
+        label: str,
+        mode: str,
+        meaning: str,
+        unit: str | None,
+        kind: str,
+        check: Callable[[bytes], bool],
+        numeric: bool = False,
+        scale: int = 1,  # multiply the integer by this to get `typed_unit` (kVA -> VA)
+        horodate: bool = False,  # standard mode: the group carries a horodate
+        three_phase_only: bool = False,
+        producer_only: bool = False,
+    ) -> None:
+        self.label, self.mode, self.meaning, self.unit, self.kind = label, mode, meaning, unit, kind
+        self.check, self.numeric, self.scale, self.horodate = check, numeric, scale, horodate
+        self.three_phase_only, self.producer_only = three_phase_only, producer_only
+
+    def __repr__(self) -> str:
+        return f"LabelSpec({self.label!r}, {self.mode!r}, {self.kind!r}, unit={self.unit!r})"
 
     @property
     def typed_unit(self) -> str | None:

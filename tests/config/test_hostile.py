@@ -4,7 +4,6 @@ once, with no secret in it."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import resource
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from teleinforeader.config import EX_CONFIG, MASK, ConfigError, load_settings, render_settings
-from teleinforeader.settings import Settings, is_secret
+from teleinforeader.settings import Settings, fields, is_secret, is_section
 from tests.faults import fault_helpers
 
 MEMORY_LIMIT = 512 * 1024 * 1024  # bytes of address space: /dev/zero read whole goes past it
@@ -158,14 +157,11 @@ def test_a_long_value_gives_a_short_line(tmp_path: Path, text: str) -> None:
 
 def secret_keys(cls: type = Settings, section: str = "") -> Iterator[tuple[str, str]]:
     """(section, key) of every secret setting, those added later included."""
-    for field in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(field.type) or isinstance(field.default_factory, type):
-            sub = field.default_factory
-            if dataclasses.is_dataclass(sub):
-                yield from secret_keys(sub, f"{section}.{field.name}".lstrip("."))  # type: ignore[arg-type]
-                continue
-        if is_secret(field):
-            yield section, field.name
+    for setting in fields(cls):
+        if is_section(setting.type):
+            yield from secret_keys(setting.type, f"{section}.{setting.name}".lstrip("."))
+        elif is_secret(setting):
+            yield section, setting.name
 
 
 SECRET_KEYS = list(secret_keys())

@@ -3,10 +3,8 @@ check-config's output."""
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
-import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,9 @@ from teleinforeader.settings import (
     MariaDBSettings,
     ServerSettings,
     Settings,
+    fields,
+    is_section,
+    replace,
 )
 from teleinforeader.sources.simulator import PROFILES
 
@@ -95,10 +96,10 @@ status_interval = 0
 
 def _keys(cls: type, section: str = "") -> Iterator[str]:
     """Every key of the settings, as "section.key", walking nested sections."""
-    for name, annotation in typing.get_type_hints(cls).items():
-        dotted = f"{section}.{name}" if section else name
-        if dataclasses.is_dataclass(annotation):
-            yield from _keys(annotation, dotted)
+    for setting in fields(cls):
+        dotted = f"{section}.{setting.name}" if section else setting.name
+        if is_section(setting.type):
+            yield from _keys(setting.type, dotted)
         else:
             yield dotted
 
@@ -172,7 +173,9 @@ def test_good_file_loads_every_key(tmp_path: Path) -> None:
         enabled=False, host="127.0.0.1", port=2, max_clients=2, allow=("192.168.2.0/24",)
     )
     assert settings.database.mariadb.password == 's3cr"et'
-    assert settings.daemon == DaemonSettings("/tmp/teleinfo", "debug", 0.0)
+    assert settings.daemon == DaemonSettings(
+        state_directory="/tmp/teleinfo", log_level="debug", status_interval=0.0
+    )
     loaded, defaults = _flatten(settings), _flatten(Settings())
     for key in _table_keys(tomllib.loads(NOT_DEFAULTS)):
         assert loaded[key] != defaults[key], f"{key} kept its default"
@@ -181,9 +184,9 @@ def test_good_file_loads_every_key(tmp_path: Path) -> None:
 def _flatten(settings: Any, section: str = "") -> dict[str, Any]:
     """ "section.key" -> value, nested sections included."""
     flat: dict[str, Any] = {}
-    for field in dataclasses.fields(settings):
-        value, dotted = getattr(settings, field.name), f"{section}.{field.name}".lstrip(".")
-        flat.update(_flatten(value, dotted) if dataclasses.is_dataclass(value) else {dotted: value})
+    for setting in fields(settings):
+        value, dotted = getattr(settings, setting.name), f"{section}.{setting.name}".lstrip(".")
+        flat.update(_flatten(value, dotted) if is_section(value) else {dotted: value})
     return flat
 
 
@@ -212,9 +215,9 @@ def test_check_config_round_trips_with_the_secret_masked(
     (tmp_path / "printed").mkdir()
     printed = _write(tmp_path / "printed", result.stdout)
     expected = load_settings(config)
-    masked = dataclasses.replace(expected.database.mariadb, password=MASK)
-    assert load_settings(printed) == dataclasses.replace(
-        expected, database=dataclasses.replace(expected.database, mariadb=masked)
+    masked = replace(expected.database.mariadb, password=MASK)
+    assert load_settings(printed) == replace(
+        expected, database=replace(expected.database, mariadb=masked)
     )
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from pathlib import Path
 
-from teleinforeader.settings import DatabaseSettings, HttpSettings, ServerSettings, Settings
+from teleinforeader.settings import (
+    DatabaseSettings,
+    HttpSettings,
+    ServerSettings,
+    Settings,
+    replace,
+)
 from teleinforeader.sinks import SINK_PACKAGES, SinkContext, create_sinks
 from teleinforeader.sinks.base import Sink
 
@@ -25,7 +30,7 @@ def test_defaults_give_the_database_writer_the_server_and_the_web_page(tmp_path:
 
 
 def test_sections_turned_off_give_no_sink(tmp_path: Path) -> None:
-    settings = dataclasses.replace(
+    settings = replace(
         Settings(),
         database=DatabaseSettings(backend="none"),
         server=ServerSettings(enabled=False),

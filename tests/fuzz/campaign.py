@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from teleinforeader.config import ConfigError, load_settings
-from teleinforeader.settings import Settings
+from teleinforeader.settings import Settings, fields, is_section
 from teleinforeader.tic import LABELS, Decoder, Frame
 from teleinforeader.tic.decoder import MAX_FRAME
 
@@ -168,12 +168,11 @@ chunk_cuts = st.lists(st.integers(1, 300), min_size=1, max_size=8)
 def _setting_names(cls: type = Settings, prefix: str = "") -> dict[str, list[str]]:
     """Every section of the settings (dotted name, "" for the top) -> its key names."""
     sections: dict[str, list[str]] = {prefix.rstrip("."): []}
-    for field in fields(cls):
-        section_class = field.default_factory
-        if section_class is not MISSING and is_dataclass(section_class):
-            sections.update(_setting_names(section_class, f"{prefix}{field.name}."))  # type: ignore[arg-type]
+    for setting in fields(cls):
+        if is_section(setting.type):
+            sections.update(_setting_names(setting.type, f"{prefix}{setting.name}."))
         else:
-            sections[prefix.rstrip(".")].append(field.name)
+            sections[prefix.rstrip(".")].append(setting.name)
     return sections
 
 

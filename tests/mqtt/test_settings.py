@@ -3,14 +3,18 @@ a file and never shown, and the sink built only when enabled (paho imported only
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 import pytest
 
 from teleinforeader.config import MASK, ConfigError, load_settings, render_settings
-from teleinforeader.settings import MQTT_PASSWORD_ENVIRONMENT_VARIABLE, MqttSettings, Settings
+from teleinforeader.settings import (
+    MQTT_PASSWORD_ENVIRONMENT_VARIABLE,
+    MqttSettings,
+    Settings,
+    replace,
+)
 from teleinforeader.sinks import SinkContext
 from teleinforeader.sinks.mqtt import create_sink
 
@@ -66,7 +70,7 @@ def test_password_from_the_environment_then_the_file_never_shown(
     monkeypatch.setenv(MQTT_PASSWORD_ENVIRONMENT_VARIABLE, "from the environment")
     settings = load(tmp_path, f"[mqtt]\nusername = 'pi'\npassword_file = '{secret}'\n")
     assert settings.password == "from the environment"
-    rendered = render_settings(dataclasses.replace(Settings(), mqtt=settings))
+    rendered = render_settings(replace(Settings(), mqtt=settings))
     assert "from the" not in rendered and f'password = "{MASK}"' in rendered
     assert "from the" not in repr(settings)
 
@@ -78,7 +82,7 @@ def test_an_unreadable_password_file_is_refused(tmp_path: Path) -> None:
 
 def test_the_sink_exists_only_when_enabled(tmp_path: Path) -> None:
     assert create_sink(SinkContext(Settings(), tmp_path)) is None
-    enabled = dataclasses.replace(Settings(), mqtt=MqttSettings(enabled=True))
+    enabled = replace(Settings(), mqtt=MqttSettings(enabled=True))
     sink = create_sink(SinkContext(enabled, tmp_path))
     assert sink is not None and sink.name == "mqtt"
     sink.close(0.5)  # never started: releases its sockets
@@ -88,7 +92,7 @@ def test_a_missing_extra_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "paho.mqtt.client", None)  # import fails as if absent
-    enabled = dataclasses.replace(Settings(), mqtt=MqttSettings(enabled=True))
+    enabled = replace(Settings(), mqtt=MqttSettings(enabled=True))
     with pytest.raises(RuntimeError, match=r"pip install 'teleinforeader\[mqtt\]'"):
         create_sink(SinkContext(enabled, tmp_path))
 

@@ -3,14 +3,13 @@ does not exist, none missing, every default the real one written as the example 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
 from teleinforeader.config import MASK, render_settings
-from teleinforeader.settings import Settings
+from teleinforeader.settings import Settings, fields, is_section
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROW = re.compile(r"^\| `(?P<key>[^`]+)` \| `(?P<default>[^`]*)` \| (?P<meaning>[^|]*\S) \|$")
@@ -37,15 +36,14 @@ def reference(readme: str) -> list[tuple[str, str, str, str]]:
 
 
 def settings_keys(cls: type = Settings, section: str = "") -> set[tuple[str, str]]:
-    """(section, key) for every leaf of the settings dataclasses."""
+    """(section, key) for every leaf of the settings sections."""
     keys = set()
-    for field in dataclasses.fields(cls):
-        value = field.default_factory() if callable(field.default_factory) else field.default
-        if dataclasses.is_dataclass(value):
-            nested = f"{section}.{field.name}" if section else field.name
-            keys |= settings_keys(type(value), nested)
+    for setting in fields(cls):
+        if is_section(setting.type):
+            nested = f"{section}.{setting.name}" if section else setting.name
+            keys |= settings_keys(setting.type, nested)
         else:
-            keys.add((section, field.name))
+            keys.add((section, setting.name))
     return keys
 
 

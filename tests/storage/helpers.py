@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from teleinforeader.settings import DatabaseSettings, MariaDBSettings
+from teleinforeader.settings import DatabaseSettings, MariaDBSettings, replace
 from teleinforeader.sinks.database.backend import Backend
 from teleinforeader.sinks.database.schema import TABLES, Table
 from teleinforeader.sinks.database.writer import DatabaseSink
@@ -228,7 +228,7 @@ class Storage:
     sinks: list[DatabaseSink] = dataclasses.field(default_factory=list)
 
     def sink(self, **overrides: Any) -> DatabaseSink:
-        settings = dataclasses.replace(self.settings, **overrides)
+        settings = replace(self.settings, **overrides)
         sink = DatabaseSink(
             self.backend_factory(),
             settings,

@@ -105,11 +105,19 @@ class ArrivalClock:
 
 
 class ReaderPipeline:
-    """The reader thread's protocol: bytes -> decoder -> stamped frames -> `publish`."""
+    """The reader thread's protocol: bytes -> decoder -> stamped frames -> `publish`.
 
-    def __init__(self, decoder: Decoder, publish: Callable[[list[Frame]], None]) -> None:
+    Its `patience` is the sinks': the shortest time any of them may wait for a frame."""
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        publish: Callable[[list[Frame]], None],
+        sinks: Sequence[Sink] = (),
+    ) -> None:
         self.decoder = decoder
         self._publish = publish
+        self._sinks = tuple(sinks)
         self._lock = threading.Lock()  # the decoder's counters are read by the main thread
         self.connections = 0
         self.busy_since: float | None = None  # monotonic time data_received was entered
@@ -122,9 +130,14 @@ class ReaderPipeline:
             self.connections += 1
         log.info("reading %s", description)
 
-    def data_received(self, data: bytes) -> int:
+    def patience(self) -> float:
+        return min((sink.patience() for sink in self._sinks), default=math.inf)
+
+    def data_received(self, data: bytes, age: float = 0.0) -> int:
         self.busy_since = time.monotonic()
         received_at = datetime.now(timezone.utc)
+        if age:
+            received_at -= timedelta(seconds=age)
         with self._lock:
             frames = self.decoder.feed(data)
         if frames:
@@ -170,7 +183,9 @@ class Daemon:
         self.guard = guard
         self.notifier = notifier or Notifier({})
         self.status_interval = status_interval
-        self.protocol = ReaderPipeline(Decoder(mode), self._guard_and_publish)
+        self.protocol = ReaderPipeline(Decoder(mode), self._guard_and_publish, self.sinks)
+        for sink in self.sinks:  # a client that comes ends the reader's rest
+            sink.on_hurry(source.hurry)
         self._guard_lock = threading.Lock()  # the guard's counters are read by the main thread
         self._wake = WakeChannel()  # what the supervisor sleeps on; signal handlers wake it
         self._stop_reason: str | None = None

@@ -37,6 +37,7 @@ class Sink(abc.ABC):
     """A destination for frames. Lifecycle: start() once, submit() many, close() once."""
 
     name: str = "sink"
+    _hurry_reader: Callable[[], None] | None = None  # set by `on_hurry`
 
     def start(self) -> None:  # noqa: B027 - a sink with no thread has nothing to start
         """Open resources and start worker threads; raise on a fatal setup error."""
@@ -45,6 +46,23 @@ class Sink(abc.ABC):
     def submit(self, frame: Frame) -> None:
         """Accept one frame without blocking the caller (the reader thread), and without
         waking the sink's own thread unless the frame gives it something to do."""
+
+    def patience(self) -> float:
+        """Seconds a frame may wait in the line before this sink needs it, asked by the
+        reader before each read: 0 while someone follows the frames live (the default, for a
+        sink that does not say), math.inf while nothing needs them. The reader rests for the
+        shortest of the sinks' (a few seconds at most) and takes several frames at once."""
+        return 0.0
+
+    def on_hurry(self, hurry: Callable[[], None]) -> None:
+        """The pipeline's way to end the reader's rest, for `hurry_reader`."""
+        self._hurry_reader = hurry
+
+    def hurry_reader(self) -> None:
+        """For the sink itself, from any thread, when its `patience` drops (a client came):
+        the reader takes what the line holds at once instead of resting on."""
+        if self._hurry_reader is not None:
+            self._hurry_reader()
 
     def wait_for_room(self, timeout: float) -> bool:
         """Called by the reader after a chunk of a source that can wait (a replay, the

@@ -23,8 +23,13 @@ class ReaderProtocol(Protocol):
     def connection_made(self, description: str) -> None:
         """The port was (re)opened, e.g. "/dev/serial0 at 1200 baud 7E1": drop partial frames."""
 
-    def data_received(self, data: bytes) -> int:
-        """Take a chunk of bytes; return how many valid frames it completed."""
+    def data_received(self, data: bytes, age: float = 0.0) -> int:
+        """Take a chunk of bytes whose last one came `age` seconds ago (0: just now; more
+        after a rest); return how many valid frames it completed.
+
+        A protocol may also offer `patience() -> float`: how long its frames may wait in the
+        line before it needs them (0: at once). A serial source then rests that long between
+        reads (see `sources.resting`); one that does not offer it is fed as bytes come."""
 
     def connection_lost(self, error: Exception | None) -> None:
         """The port went away (`error`) or was closed on request (None)."""
@@ -45,6 +50,10 @@ class Source(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None:
         """Make `run` return soon, from another thread (interrupts a blocking read)."""
+
+    def hurry(self) -> None:  # noqa: B027 - a source that never rests has nothing to end
+        """From another thread: the protocol's patience dropped (a client came), end a rest
+        now. Sources that never rest ignore it."""
 
     @property
     def ready(self) -> bool:

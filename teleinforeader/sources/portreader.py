@@ -29,11 +29,14 @@ _UNINTERRUPTIBLE_READ_TIMEOUT = 1.0  # rfc2217:// reads cannot be cancelled: bou
 
 
 class PortReader:
-    """Reads `port` until `stop_fd` (the read end of a pipe) becomes readable."""
+    """Reads `port` until `stop_fd` (the read end of a pipe) becomes readable; `hurry_fd`
+    (another pipe's) ends a rest early."""
 
-    def __init__(self, port: Any, stop_fd: int) -> None:
+    def __init__(self, port: Any, stop_fd: int, hurry_fd: int | None = None) -> None:
         self.port = port
         self._stop_fd = stop_fd
+        self._hurry_fd = hurry_fd
+        self._wakers = [stop_fd] if hurry_fd is None else [stop_fd, hurry_fd]
         try:
             self._fd: int | None = port.fileno()
         except (AttributeError, io.UnsupportedOperation):
@@ -52,6 +55,27 @@ class PortReader:
                 return b""
             return self._take()
         return self._block(timeout)
+
+    def rest(self, seconds: float) -> bytes:
+        """Sleep `seconds` whatever comes meanwhile (a stop or a hurry ends it sooner), then
+        take everything the port holds (a stop too: resting must not lose what waits)."""
+        ready, _, _ = select.select(self._wakers, [], [], max(seconds, 0.0))
+        if self._hurry_fd is not None and self._hurry_fd in ready:
+            os.read(self._hurry_fd, 64)  # readable: it does not block
+        if self._fd is None:
+            return self._take()
+        chunks = []
+        while True:  # a rest holds less than READ_SIZE: one read, unless the line outran it
+            try:
+                chunk = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                raise serial.SerialException("the port returns no data (gone?)")
+            chunks.append(chunk)
+            if len(chunk) < READ_SIZE:
+                break
+        return b"".join(chunks)
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep `seconds`; True when stopped meanwhile."""

@@ -18,6 +18,10 @@ every wait blocks in the kernel until the next deadline (the silence, or the nex
 `stop()` ends a read or a pause through a pipe (or pyserial's `cancel_read` where a port has no
 descriptor), and a backoff wait through an Event.
 
+While no sink needs a frame at once (the protocol's `patience`: no client, no browser), the
+reader rests instead, a few seconds at a time, and takes several frames in one read, each
+stamped with the time its last byte came (`resting`); `hurry()` ends a rest when a client comes.
+
 A socket:// URL reaches a line whose speed is set at the far end (ser2net, an ESP bridge), so no
 speed is tried there: the bytes are taken as they come and the decoder tells the mode.
 """
@@ -34,7 +38,7 @@ import termios
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 import serial
 
@@ -43,6 +47,7 @@ from teleinforeader.sources.devicepolicy import DevicePolicy, is_policy_refusal
 from teleinforeader.sources.frametimer import FrameTimer, byte_seconds
 from teleinforeader.sources.pacing import BAUD_OF_MODE, HISTORIC_BAUD, STANDARD_BAUD
 from teleinforeader.sources.portreader import PortReader
+from teleinforeader.sources.resting import REST_BYTES, aged_pieces, rest_seconds
 from teleinforeader.tic.decoder import AUTO, MODES
 
 log = logging.getLogger(__name__)
@@ -133,11 +138,13 @@ class SerialSource(Source):
         self._baud_index = 0
         self._framing = "7E1"  # or 8N1 when the port refuses parity
         self._locked = False  # a valid frame came at the current speed since the last open
+        self._may_rest = True  # until the port brings more than its speed allows (a pty)
         self._stop = threading.Event()
         self._open_now = threading.Event()
         self._lock = threading.Lock()
         self._reader: PortReader | None = None  # reading the open port, for stop() to interrupt
         self._stop_pipe: tuple[int, int] | None = None  # wakes a read or a pause on stop()
+        self._hurry_pipe: tuple[int, int] | None = None  # ends a rest on hurry()
         self._timer = FrameTimer()
         self._delay = backoff_initial
         self._in_outage = False
@@ -146,7 +153,7 @@ class SerialSource(Source):
         self._policy = DevicePolicy.from_environment()
         self._in_silence = False
         self._counters = dict.fromkeys(
-            ("opens", "reconnects", "failures", "silences", "bytes", "frames"), 0
+            ("opens", "reconnects", "failures", "silences", "bytes", "frames", "rests"), 0
         )
 
     # -- what the daemon sees --------------------------------------------------------------
@@ -174,7 +181,8 @@ class SerialSource(Source):
     def counters(self) -> Mapping[str, int]:
         """opens; reconnects (opens after the first, silences included); failures (opens that
         failed, ports lost); silences; bytes; frames (valid ones, as the protocol counted);
-        baud (the speed that gave valid frames since the last open, 0 before or over socket://).
+        rests (reads after a rest, while no sink needed the frames at once); baud (the speed
+        that gave valid frames since the last open, 0 before or over socket://).
         """
         locked_baud = self.baud if self._locked and self.baud else 0
         return {**self._counters, "baud": locked_baud}
@@ -187,27 +195,28 @@ class SerialSource(Source):
     def stop(self) -> None:
         self._stop.set()
         with self._lock:
-            if self._stop_pipe is not None:
-                with contextlib.suppress(BlockingIOError):  # full: a stop is pending anyway
-                    os.write(self._stop_pipe[1], b"\0")
+            _poke(self._stop_pipe)
             if self._reader is not None:
                 self._reader.interrupt()
+
+    def hurry(self) -> None:
+        with self._lock:
+            _poke(self._hurry_pipe)
 
     # -- the reader thread -----------------------------------------------------------------
 
     def run(self, protocol: ReaderProtocol) -> None:
         with self._lock:
-            self._stop_pipe = os.pipe()
-            os.set_blocking(self._stop_pipe[1], False)
+            self._stop_pipe, self._hurry_pipe = _wake_pipe(), _wake_pipe()
             if self._stop.is_set():  # stopped before it ran
-                os.write(self._stop_pipe[1], b"\0")
+                _poke(self._stop_pipe)
         try:
             self._run(protocol)
         finally:
             with self._lock:
-                for fd in self._stop_pipe:
+                for fd in (*self._stop_pipe, *self._hurry_pipe):
                     os.close(fd)
-                self._stop_pipe = None
+                self._stop_pipe = self._hurry_pipe = None
 
     def _run(self, protocol: ReaderProtocol) -> None:
         while not self._stop.is_set():
@@ -297,9 +306,11 @@ class SerialSource(Source):
     def _receive(self, port: Any, protocol: ReaderProtocol) -> Exception | None:
         """Read until stopped (None), the port fails (its error) or the line is silent."""
         self._locked = False
+        self._may_rest = True
         protocol.connection_made(self.describe())
-        assert self._stop_pipe is not None
-        reader = PortReader(port, self._stop_pipe[0])
+        assert self._stop_pipe is not None and self._hurry_pipe is not None
+        reader = PortReader(port, self._stop_pipe[0], self._hurry_pipe[0])
+        patience = getattr(protocol, "patience", None)  # a protocol that does not say reads live
         with self._lock:
             self._reader = reader
         self._open_now.set()
@@ -323,23 +334,52 @@ class SerialSource(Source):
                     trying_since = now
                     continue
                 deadline = min(deadline, next_speed_at)
+            rest = self._rest_seconds(patience)
             pause = timer.pause()
             try:
-                data = reader.read(deadline - now, pause)
+                if rest:
+                    data = reader.rest(min(rest, deadline - now))
+                else:
+                    data = reader.read(deadline - now, pause)
             except PORT_ERRORS as exc:
                 return exc
             now = time.monotonic()
             if not data:
-                if pause:
+                if pause and not rest:
                     timer.stalled()  # nothing for a whole pause: wait for the next byte
                 continue
             self._counters["bytes"] += len(data)
-            frames = protocol.data_received(data)
+            frames = self._rested(protocol, data) if rest else protocol.data_received(data)
             timer.seen(data)
             if frames:
                 last_frame = now
                 self._got_frames(frames)
         return None
+
+    def _rest_seconds(self, patience: Callable[[], float] | None) -> float:
+        """How long the next read may wait for the sinks' sake: only once a speed gave valid
+        frames (detecting one, or a far end's speed, reads as the bytes come)."""
+        if patience is None or not self._locked or not self._may_rest or self.baud is None:
+            return 0.0
+        return rest_seconds(patience(), byte_seconds(self.baud))
+
+    def _rested(self, protocol: ReaderProtocol, data: bytes) -> int:
+        """Hand over what a rest gathered a frame at a time, each with its age."""
+        assert self.baud is not None
+        self._counters["rests"] += 1
+        if len(data) > REST_BYTES:  # faster than the line's speed: resting could overflow it
+            self._may_rest = False
+            log.warning(
+                "%s brought %d bytes in a rest, more than %d baud allows: reading it as the "
+                "bytes come until it is opened again",
+                self.device,
+                len(data),
+                self.baud,
+            )
+        frames = 0
+        for piece, age in aged_pieces(data, byte_seconds(self.baud)):
+            frames += protocol.data_received(piece, age)
+        return frames
 
     def _seconds_per_byte(self) -> float | None:
         return None if self.baud is None else byte_seconds(self.baud)
@@ -375,3 +415,16 @@ class SerialSource(Source):
                 again,
             )
         return error
+
+
+def _wake_pipe() -> tuple[int, int]:
+    """A pipe whose write end never blocks: one byte in it is enough to wake the reader."""
+    pipe = os.pipe()
+    os.set_blocking(pipe[1], False)
+    return pipe
+
+
+def _poke(pipe: tuple[int, int] | None) -> None:
+    if pipe is not None:
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+            os.write(pipe[1], b"\0")

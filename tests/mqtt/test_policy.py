@@ -49,3 +49,9 @@ def test_another_meter_is_due_at_once() -> None:
 def test_an_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="publish must be one of"):
         PublishPolicy("sometimes", 10, 300)
+
+
+def test_a_frame_may_wait_in_the_line_as_long_as_the_interval_except_every_frame() -> None:
+    assert PublishPolicy("every_frame", 10, 300).patience == 0
+    assert PublishPolicy("interval", 10, 300).patience == 10
+    assert PublishPolicy("on_change", 7, 300).patience == 7

@@ -74,6 +74,20 @@ def test_latest_frame_is_sent_on_connect(start_server: Start, connect: Connect) 
     assert late.read_index() == 3 and early.read_index() == 3
 
 
+def test_a_client_that_comes_ends_the_readers_rest(start_server: Start, connect: Connect) -> None:
+    sink = start_server()
+    hurried: list[bool] = []
+    sink.on_hurry(lambda: hurried.append(True))
+    assert sink.patience() == float("inf")  # no client: the frames may wait in the line
+    client = connect(sink.address)
+    wait_for(connected(sink, 1))
+    assert hurried == [True]
+    assert sink.patience() == 0
+    client.sock.close()
+    wait_for(lambda: sink.patience() == float("inf"))
+    assert hurried == [True]
+
+
 def test_hundred_clients_each_receive_every_frame_in_order(
     start_server: Start, connect: Connect
 ) -> None:

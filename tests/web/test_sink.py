@@ -184,6 +184,19 @@ def test_without_a_stream_a_frame_wakes_nothing_with_one_each_frame_is_pushed(
     assert counters(sink)["events_sent"] == 2
 
 
+def test_a_browser_on_the_live_stream_ends_the_readers_rest(start: Start) -> None:
+    sink = start()
+    hurried: list[bool] = []
+    sink.on_hurry(lambda: hurried.append(True))
+    assert sink.patience() == float("inf")  # nobody follows the frames: they may wait
+    with open_stream(sink):
+        wait_for(lambda: counters(sink)["streams"] == 1)
+        assert hurried == [True]
+        assert sink.patience() == 0
+    wait_for(lambda: counters(sink)["streams"] == 0)
+    assert sink.patience() == float("inf")
+
+
 def test_a_stream_that_stops_reading_is_dropped_and_the_others_go_on(start: Start) -> None:
     sink = start()
     sink.submit(frame(1))

@@ -137,6 +137,11 @@ class DatabaseSink(Sink):
         self._worker.start()
         self._spiller.start()
 
+    def patience(self) -> float:
+        """Frames are kept one every `store_interval` and written every `flush_interval`:
+        they may wait that long in the line too."""
+        return max(self.settings.store_interval, self.settings.flush_interval)
+
     def submit(self, frame: Frame) -> None:
         if self._closed:
             raise RuntimeError("the database sink is closed")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import selectors
 import socket
 import time
@@ -126,6 +127,10 @@ class HttpSink(Sink):
         self._latest = frame
         if self._streams:
             self._wakeup.wake()
+
+    def patience(self) -> float:
+        """A browser on the live stream follows the frames; the API's readers may wait."""
+        return 0.0 if self._streams else math.inf
 
     def close(self, timeout: float) -> None:
         self._stopping = True
@@ -288,6 +293,7 @@ class HttpSink(Sink):
         self._streams += 1
         if self._streams == 1:
             self._next_heartbeat = time.monotonic() + HEARTBEAT
+            self.hurry_reader()
         connection.deadline = self._next_heartbeat
         first = head + f"retry: {RETRY_MS}\n\n".encode()
         if self._latest is not None:

@@ -28,6 +28,11 @@ class PublishPolicy:
         self._last_at = -math.inf
         self._last: Frame | None = None
 
+    @property
+    def patience(self) -> float:
+        """How long a frame may wait before it reaches the policy, for the reader's rest."""
+        return 0.0 if self.policy == EVERY_FRAME else self.interval
+
     def reset(self) -> None:
         """Another meter: its first frame is due at once."""
         self._last_at, self._last = -math.inf, None

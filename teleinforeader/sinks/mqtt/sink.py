@@ -123,6 +123,11 @@ class MqttSink(Sink):
             self._pending.append(picture.snapshot())
             self._wakeup.wake()
 
+    def patience(self) -> float:
+        """A state goes out every `interval` seconds at most (except with every_frame): a
+        frame may wait that long."""
+        return self._policy.patience
+
     def close(self, timeout: float) -> None:
         self._close_deadline = self._clock() + timeout
         self._stopping = True

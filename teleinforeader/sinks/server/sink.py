@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import selectors
 import socket
 import threading
@@ -119,6 +120,10 @@ class ServerSink(Sink):
                 self._counters["handoff_dropped"] += 1
             handoff.append(frame)
         self._wakeup.wake()
+
+    def patience(self) -> float:
+        """A client follows the frames live; with none, the latest may wait."""
+        return 0.0 if self._listened else math.inf
 
     def close(self, timeout: float) -> None:
         self._close_deadline = time.monotonic() + timeout
@@ -223,6 +228,8 @@ class ServerSink(Sink):
             self._listened = listened
             while not listened and self._handoff:
                 self._latest = self._handoff.popleft()
+        if listened:
+            self.hurry_reader()  # the frames resting in the line are the client's now
 
     def _deliver(self, client: Client, line: bytes, now: float) -> None:
         skipped = client.skipped

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
+from benchmarks.fullspeed import full_speed
 from benchmarks.process import Daemon, free_port, write_config
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
@@ -68,8 +69,6 @@ SAMPLE_DELAY = 0.3  # seconds after a frame's last byte when CPU is sampled: it 
 FULL_SPEED_FRAMES = 3000
 FRAME_GAP = 0.025  # seconds between a frame's ETX and the next STX
 UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.service
-PROGRESS_WATCHDOG_USEC = 400_000  # full speed: a STATUS= line (the frame count) every 0.2 s
-FULL_SPEED_SECONDS = 3.0
 TIMEOUT = 120.0
 ASLEEP = 1.0  # seconds between two frames of the floor's cold measure
 FLOOR_FRAMES = 15  # frames measured cold (and 20 times as many hot)
@@ -188,41 +187,6 @@ class Bench:
         finally:
             os.close(self.master)
             os.close(self.slave)
-
-
-def full_speed(directory: Path, mode: str, frames: Sequence[bytes]) -> float:
-    """CPU µs per frame of the same daemon replaying the frames as fast as it can (a capture
-    played in a loop at speed 0): what the frames cost when no wake-up is needed for them.
-    Measured in the steady state, between two frame counts of its STATUS= lines (one every
-    0.2 s), each taken with the daemon's CPU time as soon as it comes."""
-    directory.mkdir()
-    capture = directory / "capture.bin"
-    capture.write_bytes(b"".join(frames))
-    source = f'type = "replay"\nfile = "{capture}"\nspeed = 0\nloop = true'
-    config = linepace_config(directory, source, mode, free_port())
-    daemon = Daemon(directory, config, watchdog_usec=PROGRESS_WATCHDOG_USEC)
-    try:
-        daemon.seconds_to_ready()
-        first = _next_count(daemon, len(frames) // 10)  # past the start, memos warm
-        time.sleep(FULL_SPEED_SECONDS)
-        last = _next_count(daemon, first[0] + 1)
-    finally:
-        daemon.stop()
-    return (last[1] - first[1]) / (last[0] - first[0]) / 1000
-
-
-def _next_count(daemon: Daemon, at_least: int) -> tuple[int, int]:
-    """(frames, CPU ns) as soon as a STATUS= line counts a new total of at least `at_least`."""
-    deadline = time.monotonic() + TIMEOUT
-    seen = daemon.frames()
-    while True:
-        frames = daemon.frames()
-        if frames != seen and frames >= at_least:
-            return frames, daemon.cpu_ns()
-        seen = frames
-        if time.monotonic() > deadline or daemon.process.poll() is not None:
-            raise RuntimeError(f"the replaying daemon counts {frames} frames")
-        time.sleep(0.002)
 
 
 def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: int) -> Window:

@@ -58,6 +58,8 @@ def _valid_horodate(horodate: bytes) -> bool:
     """SYYMMDDhhmmss with a real calendar date (the regex alone lets 31 February through)."""
     if not HORODATE_RE.fullmatch(horodate):
         return False
+    if horodate[5:7] <= b"28":  # every month of every year has it (DATE changes every frame)
+        return True
     try:
         date(2000 + int(horodate[1:3]), int(horodate[3:5]), int(horodate[5:7]))
     except ValueError:

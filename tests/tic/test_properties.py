@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from datetime import datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -399,6 +400,84 @@ def test_a_frame_cut_anywhere_then_a_new_frame_gives_the_new_frame_alone(first, 
     frames = decoder.feed(cut) + decoder.feed(new)
     assert frames == decode(new)
     assert decoder.stats.truncated == 1
+
+
+def _next_frame(draw, mode: str, groups: list[tuple]) -> tuple[str, list[tuple]]:
+    """What a meter may send after `groups`: most often the same groups with a few new values,
+    sometimes a group more, less, twice, elsewhere or of a label no table knows, or a frame of
+    another meter (another mode, another layout)."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(mode_and_groups)
+    other = draw(historic_frames() if mode == "historic" else standard_frames())
+    news = {group[0]: group for group in other}
+    groups = list(groups)
+    for _ in range(draw(st.integers(0, 6))):
+        where = draw(st.integers(0, len(groups) - 1))
+        action = draw(st.sampled_from(["value"] * 6 + ["swap", "drop", "twice", "unknown"]))
+        if action == "value":
+            groups[where] = news.get(groups[where][0], groups[where])
+        elif action == "swap":
+            there = draw(st.integers(0, len(groups) - 1))
+            groups[where], groups[there] = groups[there], groups[where]
+        elif action == "drop" and len(groups) > 1:
+            del groups[where]
+        elif action == "twice":
+            groups.insert(draw(st.integers(0, len(groups))), groups[where])
+        elif action == "unknown":
+            groups[where] = ("ZLABEL", "1")
+    return mode, groups
+
+
+def _damaged(draw, wire: bytes) -> bytes:
+    """`wire` with up to two bits flipped inside its body, never into a framing byte."""
+    wire = bytearray(wire)
+    for _ in range(draw(st.integers(0, 2))):
+        where = draw(st.integers(1, len(wire) - 2))
+        flipped = wire[where] ^ (1 << draw(st.integers(0, 7)))
+        if flipped & 0x7F not in (0x02, 0x03, 0x04):
+            wire[where] = flipped
+    return bytes(wire)
+
+
+@st.composite
+def meter_streams(draw) -> list[bytes]:
+    """Frames in a row, each derived from the one before it, each STX..ETX on the wire."""
+    mode, groups = draw(mode_and_groups)
+    frames = []
+    for _ in range(draw(st.integers(2, 8))):
+        frames.append(_damaged(draw, encode_frame(groups, mode)))
+        mode, groups = _next_frame(draw, mode, groups)
+    return frames
+
+
+def _as_decoded(frame) -> tuple:
+    return (
+        frame.mode,
+        list(frame.items()),
+        dict(frame.raw_horodates),
+        frame.rejected,
+        frame.unknown,
+    )
+
+
+@BUDGET
+@given(meter_streams())
+def test_a_frame_decoded_after_others_is_the_frame_decoded_alone(stream: list[bytes]) -> None:
+    """The decoder builds a frame like the one before from that frame's groups: whatever came
+    before, each frame and each counter is what a decoder that saw that frame alone gives."""
+    decoder = Decoder()
+    frames = decoder.feed(b"".join(stream))
+    alone, counters, modes = [], Counter(), []
+    for wire in stream:
+        fresh = Decoder()
+        alone += fresh.feed(wire)
+        counters.update(fresh.stats.as_dict())
+        modes.append(fresh.mode)
+    assert [_as_decoded(frame) for frame in frames] == [_as_decoded(frame) for frame in alone]
+    switches = sum(before != after for before, after in zip(modes, modes[1:]))
+    counters["mode_switches"] = switches
+    seen = decoder.stats.as_dict()
+    assert {name: n for name, n in seen.items() if n} == {n: c for n, c in counters.items() if c}
 
 
 # -- the label table against the reference ----------------------------------------------------

@@ -19,7 +19,10 @@ arrival size, one daemon is measured over MEASURED frames with no client (the us
 Pi), then over MEASURED more with one TCP client:
 
 - CPU per frame: the daemon's own CPU time (utime + stime, summed over its threads from
-  /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames);
+  /proc/PID/task/*/schedstat, in nanoseconds: a 10 ms tick is too coarse for a few frames),
+  and of it the database writer's (a row every 5 s, each its own commit with the default
+  `flush_interval`: work the full-speed replay, whose rows are 5 s of wall time apart, all but
+  never does), with the ratio of the rest;
 - the ratio to the same daemon's CPU per frame when it replays the same frames from a capture
   in a loop as fast as it can (full speed, no client), measured in the same run;
 - sleeps per frame: how often the reader thread blocked and was woken again (its voluntary
@@ -63,7 +66,7 @@ LINES = (
 )
 ARRIVALS = (1, 2, 16, 64)
 WARMUP = 3  # frames: the guard holds the first index until the second frame confirms it
-MEASURED = 20  # frames per line, arrival size and phase (no client, one client): 26 s each
+MEASURED = 30  # frames per line, arrival size and phase (no client, one client): 38 s each
 SETTLED = 2  # frames between the client's arrival and its measure
 SAMPLE_DELAY = 0.3  # seconds after a frame's last byte when CPU is sampled: it is handled by then
 FULL_SPEED_FRAMES = 3000
@@ -78,6 +81,7 @@ FrameKey = tuple[tuple[str, str], ...]
 
 class Window(NamedTuple):
     cpu_us: float  # per frame
+    database_us: float  # per frame, of it: the database writer's thread (a row every 5 s)
     reader_sleeps: float  # per frame
     all_sleeps: float  # per frame
 
@@ -191,12 +195,15 @@ class Bench:
 
 def _window(daemon: Daemon, reader: int, feeder: LineFeeder, first: int, last: int) -> Window:
     """The daemon's CPU and sleeps per frame while frames `first` to `last` (excluded) came."""
+    (writer,) = daemon.thread_ids("database-writer")
     feeder.wait_written(first)
     cpu, reader_sleeps, all_sleeps = daemon.cpu_ns(), daemon.sleeps(reader), daemon.sleeps()
+    database = daemon.cpu_ns(writer)
     feeder.wait_written(last)
     frames = last - first
     return Window(
         (daemon.cpu_ns() - cpu) / frames / 1000,
+        (daemon.cpu_ns(writer) - database) / frames / 1000,
         (daemon.sleeps(reader) - reader_sleeps) / frames,
         (daemon.sleeps() - all_sleeps) / frames,
     )
@@ -298,7 +305,7 @@ def main() -> None:
             fast = full_speed(directory / f"{profile}-fast", mode, frames)
             hot, cold = floor(frames)
             floors.append((name, hot, cold, cold / hot))
-            rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", ""))
+            rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", "", "", ""))
             for arrival in ARRIVALS:
                 quiet, listened, latencies = paced(
                     directory / f"{profile}-{arrival}", mode, frames[:paced_frames], arrival
@@ -309,6 +316,8 @@ def main() -> None:
                         arrival,
                         quiet.cpu_us,
                         quiet.cpu_us / fast,
+                        quiet.database_us,
+                        (quiet.cpu_us - quiet.database_us) / fast,
                         f"{quiet.reader_sleeps:.1f}",
                         f"{quiet.all_sleeps:.1f}",
                         listened.cpu_us,
@@ -326,6 +335,8 @@ def main() -> None:
             "bytes/arrival",
             "CPU µs/frame",
             "x full speed",
+            "of it, database writer µs",
+            "x full speed, the rest",
             "reader sleeps/frame",
             "all sleeps/frame",
             "1 client: CPU µs/frame",

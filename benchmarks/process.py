@@ -110,10 +110,12 @@ class Daemon:
         fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces
         return int(fields[11]) + int(fields[12])
 
-    def cpu_ns(self) -> int:
-        """CPU time of the live threads, in nanoseconds (the first field of each schedstat)."""
+    def cpu_ns(self, thread_id: int | None = None) -> int:
+        """CPU time of the live threads (or of one), in nanoseconds (the first field of each
+        schedstat)."""
         total = 0
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        for task in tasks.iterdir() if thread_id is None else [tasks / str(thread_id)]:
             try:
                 total += int((task / "schedstat").read_text().split()[0])
             except (OSError, IndexError, ValueError):  # a thread that just ended

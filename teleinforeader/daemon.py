@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,9 @@ OPEN_POLL_FIRST = 0.01  # seconds between checks that the source has opened, dou
 OPEN_POLL_MAX = 0.5  # ... up to this (an unplugged adapter may take minutes to appear)
 TICK = timedelta(microseconds=1)  # the finest step a database timestamp keeps
 CLOCK_STEP_WARNING = timedelta(seconds=1)  # a wall clock this far back is logged
+
+# The signals the command handles (stop, reload): only the main thread takes them.
+HANDLED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -223,6 +227,25 @@ class Daemon:
             self._wake.close()  # a late wake (a signal) is then a no-op on a closed socket
 
     def _run(self) -> int:
+        unwatch = watch_workers(self._wake.wake)  # a thread that ends: look at once
+        # The threads started here, and those they start, block the handled signals, so that
+        # the kernel gives each to the main thread: Python runs a handler in the main thread
+        # only, when it next runs Python code, and a signal taken by another thread would
+        # wait for the supervisor's next wake-up, up to STATUS_REFRESH away.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
+        try:
+            started = self._start_sinks()
+            if started:
+                self._reader.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        try:
+            return self._shutdown(self._supervise()) if started else EXIT_FAILURE
+        finally:
+            unwatch()
+
+    def _start_sinks(self) -> bool:
+        """Start every sink; False (those started closed again) when one cannot start."""
         started: list[Sink] = []
         for sink in self.sinks:
             try:
@@ -230,14 +253,9 @@ class Daemon:
             except Exception as exc:
                 log.error("cannot start the %s sink: %s", sink.name, exc)
                 self._close_sinks(started, time.monotonic() + SHUTDOWN_BUDGET)
-                return EXIT_FAILURE
+                return False
             started.append(sink)
-        unwatch = watch_workers(self._wake.wake)  # a thread that ends: look at once
-        try:
-            self._reader.start()
-            return self._shutdown(self._supervise())
-        finally:
-            unwatch()
+        return True
 
     # -- the threads -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ the restart."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from pathlib import Path
@@ -195,3 +196,40 @@ def test_sigkill_while_mariadb_is_away_keeps_the_spool_for_the_next_start(
         connection.close()
     assert sorted(replayed) == sent[: len(spooled)]  # the oldest frames, each once
     assert spool.read_bytes() == b""
+
+
+def blocked_signals(status: str) -> set[int]:
+    """The signal numbers a /proc/.../status says the thread blocks (its SigBlk mask)."""
+    (mask,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")]
+    bits = int(mask, 16)
+    return {number for number in range(1, 65) if bits >> (number - 1) & 1}
+
+
+def test_only_the_main_thread_takes_the_stop_and_reload_signals(tmp_path: Path) -> None:
+    """The kernel gives a signal sent to the process to any thread that does not block it, and
+    Python handles it in the main thread only once that thread next runs: were a sink's thread
+    to take SIGTERM, the stop would wait for the supervisor's next wake-up, 30 s away."""
+    capture = tmp_path / "capture.bin"
+    write_capture(capture, 100)
+    config = write_config(
+        tmp_path / "teleinforeader.toml",
+        {
+            "source": {"type": "replay", "file": str(capture), "speed": 1, "loop": True},
+            "database": {"backend": "sqlite"},
+            "server": {"host": "127.0.0.1", "port": free_port()},
+            "http": {"host": "127.0.0.1", "port": free_port()},
+            "daemon": {"state_directory": str(tmp_path / "state")},
+        },
+    )
+    handled = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    with DaemonProcess(config) as daemon:
+        daemon.wait_log("ready: the sinks run")
+        tasks = Path(f"/proc/{daemon.pid}/task")
+        masks = {
+            int(task.name): blocked_signals((task / "status").read_text())
+            for task in tasks.iterdir()
+        }
+        assert len(masks) >= 5  # main, reader, database writer and spiller, server, http...
+        assert not masks.pop(daemon.pid) & handled
+        assert all(handled <= mask for mask in masks.values()), masks
+        assert daemon.terminate() == 0, daemon.log[-20:]

@@ -5,30 +5,36 @@ IPv4-mapped address (`::ffff:192.0.2.1`); it is compared as the IPv4 address it 
 network written in the mapped form (`::ffff:192.168.1.0/120`) means the IPv4 network it maps
 (192.168.1.0/24), so that both ways of writing a LAN allow the same clients. An IPv6 network
 that holds the whole mapped range (`::/0`) holds every IPv4 client too.
+
+`ipaddress` is imported only for a list that names networks: an empty one (the default, anyone)
+costs a Pi Zero's start-up nothing.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
-EVERY_IPV4 = ipaddress.IPv4Network("0.0.0.0/0")
+if TYPE_CHECKING:
+    import ipaddress
+
+    IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 
 def parse_network(text: str) -> tuple[IPNetwork, ...]:
     """The networks `text` allows (host bits ignored); ValueError if it is not a network."""
+    import ipaddress
+
+    mapped_range = ipaddress.IPv6Network("::ffff:0:0/96")
     network = ipaddress.ip_network(text.strip(), strict=False)
     if isinstance(network, ipaddress.IPv4Network):
         return (network,)
-    if network.subnet_of(MAPPED):
+    if network.subnet_of(mapped_range):
         mapped = network.network_address.ipv4_mapped
         assert mapped is not None
-        return (ipaddress.IPv4Network((mapped, network.prefixlen - MAPPED.prefixlen)),)
-    if network.supernet_of(MAPPED):
-        return (network, EVERY_IPV4)
+        return (ipaddress.IPv4Network((mapped, network.prefixlen - mapped_range.prefixlen)),)
+    if network.supernet_of(mapped_range):
+        return (network, ipaddress.IPv4Network("0.0.0.0/0"))
     return (network,)
 
 
@@ -50,6 +56,8 @@ class AllowList:
     def permits(self, host: str) -> bool:
         if not self.networks:
             return True
+        import ipaddress  # loaded by the networks' parsing already
+
         try:
             address = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone (%eth0)
         except ValueError:

@@ -14,7 +14,6 @@ import importlib
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -74,7 +73,7 @@ def plain_run_arguments(words: Sequence[str]) -> SimpleNamespace | None:
         if word == "--print" and "print_frames" not in found:
             found["print_frames"] = True
         elif word == "--config" and "config" not in found and rest and rest[0][:1] != "-":
-            found["config"] = Path(rest.pop(0))
+            found["config"] = rest.pop(0)
         elif word == "--log-level" and "log_level" not in found and rest:
             level = rest.pop(0).lower()
             if level not in LOG_LEVELS:
@@ -108,7 +107,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--config",
-        type=Path,
         metavar="FILE",
         help=f"the configuration file (default: {DEFAULT_CONFIG_PATH}, or the built-in "
         "defaults when it does not exist)",

@@ -18,11 +18,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Protocol, Union
+
+    StrPath = Union[str, os.PathLike[str]]  # a file name, as the caller has it
 
 from teleinforeader.files import (
     KIB,
@@ -515,7 +516,7 @@ SECTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 _TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<position>[^()]*)\)$", re.DOTALL)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: StrPath) -> dict[str, Any]:
     source = str(path)
     try:
         data = read_regular_file(path, MAX_CONFIG_FILE)
@@ -538,15 +539,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{source}: {where}invalid TOML: {message}") from None
 
 
-def config_path(path: Path | None, default: Path = DEFAULT_CONFIG_PATH) -> Path | None:
+def config_path(path: StrPath | None, default: StrPath = DEFAULT_CONFIG_PATH) -> StrPath | None:
     """The file to read: `path` when given (it must exist), else `default` when it exists,
     else None: a daemon started bare on a Pi with a PiTInfo needs no file at all."""
     if path is not None:
         return path
-    return default if default.exists() else None
+    return default if os.path.exists(default) else None
 
 
-def load_settings(path: Path | None, *, default_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
+def load_settings(path: StrPath | None, *, default_path: StrPath = DEFAULT_CONFIG_PATH) -> Settings:
     """The settings from the file `path` (or the default file, or the defaults: `config_path`);
     raises ConfigError, whose str() is the one line to show."""
     chosen = config_path(path, default_path)

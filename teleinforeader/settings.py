@@ -16,7 +16,6 @@ a `Section` subclass costs what a plain class costs.
 # No `from __future__ import annotations`: a section's annotations are its keys' types, which
 # `fields()` hands to the loader as they are (each is valid at run time on Python 3.9).
 
-from pathlib import Path
 from typing import Any
 
 try:
@@ -27,8 +26,8 @@ except ImportError:  # pragma: no cover - Python 3.9 and 3.10: it only informs t
         return lambda cls: cls
 
 
-DEFAULT_CONFIG_PATH = Path("/etc/teleinforeader/teleinforeader.toml")
-DEFAULT_STATE_DIRECTORY = Path("/var/lib/teleinforeader")
+DEFAULT_CONFIG_PATH = "/etc/teleinforeader/teleinforeader.toml"
+DEFAULT_STATE_DIRECTORY = "/var/lib/teleinforeader"
 PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_DB_PASSWORD"
 MQTT_PASSWORD_ENVIRONMENT_VARIABLE = "TELEINFOREADER_MQTT_PASSWORD"
 
@@ -250,7 +249,7 @@ class MqttSettings(Section):
 class DaemonSettings(Section):
     """[daemon]: process-wide behaviour."""
 
-    state_directory: str = str(DEFAULT_STATE_DIRECTORY)  # $STATE_DIRECTORY (systemd) wins
+    state_directory: str = DEFAULT_STATE_DIRECTORY  # $STATE_DIRECTORY (systemd) wins
     log_level: str = "info"
     status_interval: float = 300.0  # seconds between summary log lines; 0 = never
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 
-def resolve_state_directory(configured: str, environ: Mapping[str, str] | None = None) -> Path:
+def resolve_state_directory(configured: str, environ: Mapping[str, str] | None = None) -> str:
     """The state directory, created if missing: $STATE_DIRECTORY (set by systemd's
     StateDirectory=, first path when there are several) wins over the configured one."""
     environ = os.environ if environ is None else environ
     from_systemd = environ.get("STATE_DIRECTORY", "").split(":")[0]
-    directory = Path(from_systemd or configured)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = from_systemd or configured
+    os.makedirs(directory, exist_ok=True)
     return directory

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from pathlib import Path
 
 LOCK_NAME = "teleinforeader.pid"
 
@@ -18,19 +17,20 @@ LOCK_NAME = "teleinforeader.pid"
 class StateLockedError(Exception):
     """Another process holds the lock; `holder` is its PID when the file names one."""
 
-    def __init__(self, path: Path, holder: int | None) -> None:
+    def __init__(self, path: str, holder: int | None) -> None:
         self.path, self.holder = path, holder
         who = f"process {holder}" if holder else "another process"
         super().__init__(
-            f"{path.parent} is in use by {who} (lock {path}): one daemon per state directory"
+            f"{os.path.dirname(path)} is in use by {who} (lock {path}): one daemon per state "
+            "directory"
         )
 
 
-def lock_state_directory(directory: Path) -> int:
+def lock_state_directory(directory: str | os.PathLike[str]) -> int:
     """Take the lock; return its descriptor, to keep open (closing it releases the lock).
 
     Raises StateLockedError, or OSError when the file cannot be created."""
-    path = directory / LOCK_NAME
+    path = os.path.join(directory, LOCK_NAME)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

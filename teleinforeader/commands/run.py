@@ -18,7 +18,6 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -130,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _configuration_is_valid(path: Path | None) -> bool:
+def _configuration_is_valid(path: str | None) -> bool:
     """The file `path` still makes a valid configuration (else logged: the reload is refused)."""
     from teleinforeader.config import ConfigError, load_settings
 

@@ -13,12 +13,11 @@ its settings section, and its name here.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from teleinforeader.settings import Settings
     from teleinforeader.sinks.base import Sink, SinkStatus
 
@@ -66,7 +65,10 @@ class SinkContext:
     __slots__ = ("pipeline", "settings", "state_directory")
 
     def __init__(
-        self, settings: Settings, state_directory: Path, pipeline: PipelineView | None = None
+        self,
+        settings: Settings,
+        state_directory: str | os.PathLike[str],
+        pipeline: PipelineView | None = None,
     ) -> None:
         self.settings = settings
         self.state_directory = state_directory

@@ -17,12 +17,12 @@ $RUNTIME_DIRECTORY) nothing is restarted; the line says what refuses the device.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import stat
 from collections.abc import Mapping
-from pathlib import Path
 
 from teleinforeader.sources.base import RestartRequiredError
 
@@ -38,7 +38,7 @@ class DevicePolicy:
     """Decides what a refused device means, and asks for at most one restart per device."""
 
     def __init__(self, runtime_directory: str | None) -> None:
-        self._directory = Path(runtime_directory) if runtime_directory else None
+        self._directory = runtime_directory or None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> DevicePolicy:
@@ -55,9 +55,10 @@ class DevicePolicy:
                 f"opening {described} is not permitted: a device policy refuses it (a systemd "
                 "unit's DeviceAllow=, a container's device list), not its file permissions"
             )
-        mark = self._directory / MARK
+        mark = os.path.join(self._directory, MARK)
         if _read(mark) != number:
-            mark.write_text(number + "\n", encoding="ascii")
+            with open(mark, "w", encoding="ascii") as file:
+                file.write(number + "\n")
             raise RestartRequiredError(
                 f"opening {described} is not permitted by the service's device policy: its "
                 "driver was probably loaded after the service started, and systemd allows only "
@@ -73,7 +74,8 @@ class DevicePolicy:
     def opened(self) -> None:
         """The device opened: a later refusal may be a late driver again."""
         if self._directory is not None:
-            (self._directory / MARK).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self._directory, MARK))
 
 
 def _device_number(device: str) -> str | None:
@@ -101,16 +103,16 @@ def _driver(device: str) -> str:
 def _unit_name() -> str | None:
     """The service this process runs in, from its cgroup (/proc/self stays visible with
     ProcSubset=pid), for the command to give."""
-    try:
-        cgroups = Path("/proc/self/cgroup").read_text(encoding="ascii")
-    except OSError:
+    cgroups = _read("/proc/self/cgroup")
+    if cgroups is None:
         return None
     found = re.search(r"/([^/\n]+)\.service$", cgroups, re.MULTILINE)
     return found[1] if found else None
 
 
-def _read(path: Path) -> str | None:
+def _read(path: str) -> str | None:
     try:
-        return path.read_text(encoding="ascii").strip()
+        with open(path, encoding="ascii") as file:
+            return file.read().strip()
     except OSError:
         return None

@@ -265,11 +265,11 @@ def test_the_summary_line_names_the_figures(caplog: pytest.LogCaptureFixture) ->
 def test_the_state_directory_from_systemd_wins_and_is_created(tmp_path: Path) -> None:
     first, second = tmp_path / "state" / "a", tmp_path / "b"
     environ = {"STATE_DIRECTORY": f"{first}:{second}"}
-    assert resolve_state_directory(str(tmp_path / "configured"), environ) == first
+    assert resolve_state_directory(str(tmp_path / "configured"), environ) == str(first)
     assert first.is_dir()
     assert not (tmp_path / "configured").exists()
     configured = tmp_path / "configured" / "deep"
-    assert resolve_state_directory(str(configured), {}) == configured
+    assert resolve_state_directory(str(configured), {}) == str(configured)
     assert configured.is_dir()
 
 

@@ -112,7 +112,9 @@ def test_runs_the_installed_daemon_with_the_default_config(unit):
     parser, _ = build_parser("run")
     arguments = parser.parse_args([word.replace("%N", "teleinforeader") for word in command[1:]])
     assert arguments.config == settings.DEFAULT_CONFIG_PATH
-    assert unit["Service.ConfigurationDirectory"] == [settings.DEFAULT_CONFIG_PATH.parent.name]
+    assert unit["Service.ConfigurationDirectory"] == [
+        Path(settings.DEFAULT_CONFIG_PATH).parent.name
+    ]
     assert paths["state"] == str(settings.DEFAULT_STATE_DIRECTORY)
 
 

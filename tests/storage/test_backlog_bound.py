@@ -104,7 +104,7 @@ def _submit_while_stuck(backend: GatedSQLiteBackend, sink: DatabaseSink, frames:
     assert status.backlog == len(frames)
     assert status.counters["connections"] == 1 and status.counters["write_errors"] == 0
     # Everything beyond the bound is in the spool, with a copy of the batch in flight ahead.
-    spooled = sink.spool_path.read_bytes().count(b"\n")
+    spooled = Path(sink.spool_path).read_bytes().count(b"\n")
     assert spooled == len(frames) - status.counters["in_memory"]
     assert status.counters["spooled"] == spooled
     return status
@@ -127,7 +127,7 @@ def test_a_writer_slower_than_the_input_keeps_memory_bounded_and_the_order(gated
     assert _stored_in_insertion_order(backend) == _timestamps(frames)
     # The copy of the committed batch was forgotten, not sent again.
     assert sink.status().counters["replayed"] == sink.status().counters["spooled"] - 1
-    assert sink.spool_path.stat().st_size == 0
+    assert Path(sink.spool_path).stat().st_size == 0
 
 
 def test_a_batch_that_fails_after_frames_overflowed_is_replayed_first(gated) -> None:
@@ -150,8 +150,8 @@ def test_frames_beyond_the_bound_wait_in_memory_when_the_spool_cannot_be_written
     gated, caplog: pytest.LogCaptureFixture
 ) -> None:
     backend, sink = gated
-    sink.spool_path.parent.mkdir(parents=True, exist_ok=True)
-    sink.spool_path.symlink_to("/dev/full")
+    Path(sink.spool_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(sink.spool_path).symlink_to("/dev/full")
     sink.start()
     wait_for(lambda: sink.status().counters["connections"] == 1, what="the connection")
     frames = make_frames("historic-base", 60)
@@ -185,7 +185,7 @@ def test_a_paused_server_keeps_memory_bounded_and_loses_nothing(
         status = sink.status()
         assert status.backlog == 190
         assert status.counters["spooled"] >= 190 - BOUND
-        assert sink.spool_path.read_bytes().count(b"\n") >= 190 - BOUND
+        assert Path(sink.spool_path).read_bytes().count(b"\n") >= 190 - BOUND
     finally:
         mariadb_server.resume()
     wait_for(lambda: sink.status().backlog == 0, what="the backlog to drain")
@@ -197,8 +197,8 @@ def test_a_paused_server_keeps_memory_bounded_and_loses_nothing(
 
 def test_a_sink_over_its_bound_has_no_room_until_frames_leave_memory(gated) -> None:
     backend, sink = gated
-    sink.spool_path.parent.mkdir(parents=True, exist_ok=True)
-    sink.spool_path.symlink_to("/dev/full")  # nowhere but memory
+    Path(sink.spool_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(sink.spool_path).symlink_to("/dev/full")  # nowhere but memory
     sink.start()
     wait_for(lambda: sink.status().counters["connections"] == 1, what="the connection")
     assert sink.wait_for_room(0)
@@ -216,8 +216,8 @@ def test_a_replay_at_full_speed_waits_for_the_database_and_every_frame_is_stored
     """The replay, the writer and the spool share one interpreter: without the wait, a replay
     at full speed piled every frame into memory (hundreds of MB for a day's capture)."""
     backend, sink = gated
-    sink.spool_path.parent.mkdir(parents=True, exist_ok=True)
-    sink.spool_path.symlink_to("/dev/full")  # the spool cannot take the excess either
+    Path(sink.spool_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(sink.spool_path).symlink_to("/dev/full")  # the spool cannot take the excess either
     capture = tmp_path / "capture.bin"
     indexes = write_capture(capture, 600)
     backend.close_gate()  # the writer is stuck in its first commit (the schema's)

@@ -98,7 +98,7 @@ def spool_then_store(storage: Storage, lines: list[dict]) -> tuple:
     # A sink closed at once keeps the spool for the next start: wait for it to be replayed.
     wait_for(lambda: sink.status().backlog == 0, what="the spool replayed")
     sink.close(10)
-    rejects = sink.rejects_path
+    rejects = Path(sink.rejects_path)
     kept = (
         [json.loads(line) for line in rejects.read_text().splitlines()] if rejects.exists() else []
     )

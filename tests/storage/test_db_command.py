@@ -133,4 +133,4 @@ def test_a_row_the_server_refuses_is_set_aside_not_lost(storage: Storage) -> Non
     sink = store(storage, [frames[0], bad, frames[2]])
     assert sink.status().counters["rejected"] == 1
     assert len(storage.rows(HISTORIC_TABLE)) == 2
-    assert "0" * 40 in sink.rejects_path.read_text()
+    assert "0" * 40 in Path(sink.rejects_path).read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_outage_and_restart_while_down_lose_nothing_and_duplicate_nothing(
     wait_for(lambda: sink.status().counters.get("spooled", 0) >= 25, what="spooling")
     assert sink.status().backlog == 30
     sink.close(5)  # the daemon stops while the database is still away
-    assert sink.spool_path.read_bytes().count(b"\n") == 30
+    assert Path(sink.spool_path).read_bytes().count(b"\n") == 30
 
     restarted = storage.sink(**FAST)
     restarted.start()
@@ -56,7 +57,7 @@ def test_outage_and_restart_while_down_lose_nothing_and_duplicate_nothing(
     assert sorted(stored) == sorted(expected)
     assert len(set(stored)) == len(stored)
     assert restarted.status().counters["replayed"] >= 30  # and what overflowed since
-    assert restarted.spool_path.stat().st_size == 0
+    assert Path(restarted.spool_path).stat().st_size == 0
 
 
 def test_rows_resent_after_an_ambiguous_commit_are_not_duplicated(storage: Storage) -> None:
@@ -77,7 +78,7 @@ def test_rows_resent_after_an_ambiguous_commit_are_not_duplicated(storage: Stora
         for row in cursor.fetchall()
     ]
     connection.close()
-    sink.spool_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    Path(sink.spool_path).write_text("".join(json.dumps(r) + "\n" for r in records))
 
     replaying = storage.sink(**FAST)
     replaying.start()
@@ -104,7 +105,7 @@ def test_a_hung_server_blocks_neither_submit_nor_shutdown(
             sink.submit(frame)  # the writer gets stuck in a statement: submit still returns
         wait_for(lambda: sink.status().backlog == 30, what="the frames to wait")
         sink.close(1)  # the writer cannot finish: what waits goes to the spool
-        assert sink.spool_path.read_bytes().count(b"\n") == 30
+        assert Path(sink.spool_path).read_bytes().count(b"\n") == 30
     finally:
         mariadb_server.resume()
 

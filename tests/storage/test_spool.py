@@ -93,7 +93,7 @@ def test_when_the_spool_cannot_be_written_frames_wait_in_memory(
     state.mkdir()
     database = tmp_path / "db" / "frames.sqlite3"
     sink = _down_sqlite_sink(state, database)
-    sink.spool_path.symlink_to("/dev/full")
+    Path(sink.spool_path).symlink_to("/dev/full")
     sink.start()
     frames = make_frames("historic-base", 10)
     for frame in frames:
@@ -104,7 +104,7 @@ def test_when_the_spool_cannot_be_written_frames_wait_in_memory(
     assert status.backlog == 10  # all still held, beyond the bound of 2
     assert caplog.text.count("cannot write the spool") == 1  # once, not once per attempt
 
-    sink.spool_path.unlink()  # the disk has room again
+    Path(sink.spool_path).unlink()  # the disk has room again
     wait_for(lambda: sink.status().counters.get("spooled", 0) == 8, what="spooling")
     os.rmdir(database)  # and the database can be created
     wait_for(lambda: sink.status().counters.get("rows_written") == 10, what="rows")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING
 
 from teleinforeader.settings import DatabaseSettings
@@ -19,13 +19,12 @@ if TYPE_CHECKING:
 BACKENDS = ("sqlite", "mariadb", "none")
 
 
-def sqlite_path(settings: DatabaseSettings, state_directory: Path) -> Path:
+def sqlite_path(settings: DatabaseSettings, state_directory: str | os.PathLike[str]) -> str:
     """`sqlite_path` as configured; a relative one lives in the state directory."""
-    path = Path(settings.sqlite_path).expanduser()
-    return path if path.is_absolute() else state_directory / path
+    return os.path.join(state_directory, os.path.expanduser(settings.sqlite_path))
 
 
-def create_backend(settings: DatabaseSettings, state_directory: Path) -> Backend:
+def create_backend(settings: DatabaseSettings, state_directory: str | os.PathLike[str]) -> Backend:
     """The configured backend; ValueError for "none" or an unknown name."""
     if settings.backend == "sqlite":
         from teleinforeader.sinks.database.sqlite import SQLiteBackend
@@ -41,7 +40,9 @@ def create_backend(settings: DatabaseSettings, state_directory: Path) -> Backend
     )
 
 
-def create_database_sink(settings: DatabaseSettings, state_directory: Path) -> Sink | None:
+def create_database_sink(
+    settings: DatabaseSettings, state_directory: str | os.PathLike[str]
+) -> Sink | None:
     """The database writer for `settings`, spooling into `state_directory`; None for "none".
 
     Raises RuntimeError when the MariaDB connector is not installed.

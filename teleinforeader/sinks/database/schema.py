@@ -27,7 +27,6 @@ from typing import NamedTuple, Optional, Union
 
 from teleinforeader.tic import HISTORIC, STANDARD, Frame
 from teleinforeader.tic.labels import HISTORIC_LABELS, STANDARD_LABELS, LabelSpec
-from teleinforeader.tic.teleinfomonitor import seed_values
 
 HISTORIC_TABLE_NAME = "teleinfoframes"
 STANDARD_TABLE_NAME = "teleinfoframes_standard"
@@ -253,6 +252,8 @@ class RowBuilder:
 
     def seeded(self, historic_row: tuple[Value, ...], frame: Frame) -> tuple[Value, ...]:
         """`historic_row` with TeleInfoMonitor's columns set by the mapping of `frame`."""
+        from teleinforeader.tic.teleinfomonitor import seed_values  # only with that setting
+
         row = list(historic_row)
         kind, values = seed_values(frame)
         for label, value in values.items():

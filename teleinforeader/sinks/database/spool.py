@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +20,10 @@ log = logging.getLogger(__name__)
 class Spool:
     """An append-only file of JSON records with a read cursor; one thread uses it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = path
         self.corrupt = 0  # records lost to a crash or a damaged file
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._file = open(path, "a+b")  # noqa: SIM115 - kept open for the spool's lifetime
         self._read_offset = 0
         self._consumed = 0  # lines the last read() covered, forgotten by release()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from teleinforeader.sinks.database.backend import AWAY, ROW, SCHEMA, Backend
@@ -19,7 +18,7 @@ _SCHEMA_MESSAGES = ("no such table", "no such column", "has no column named")
 class SQLiteBackend(Backend):
     dialect = SQLITE
 
-    def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], busy_timeout: float = 30.0) -> None:
         self.path = path
         self.busy_timeout = busy_timeout  # seconds to wait for another writer's lock
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
@@ -30,8 +29,8 @@ class SQLiteBackend(Backend):
 
     def connect(self, create: bool = True) -> sqlite3.Connection:
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        elif not os.path.exists(self.path):
             raise sqlite3.OperationalError(f"no database at {self.path} (run `db init`)")
         connection = sqlite3.connect(str(self.path), timeout=self.busy_timeout)
         try:
@@ -65,7 +64,9 @@ class SQLiteBackend(Backend):
     def connect_read_only(self) -> sqlite3.Connection:
         # mode=ro: never creates the file; query_only: refuses a write even by mistake. Python's
         # sqlite3 opens no transaction for a SELECT, so each query reads the latest commit.
-        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        from pathlib import Path  # for the URI: read-only connections open after the start
+
+        uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
         connection = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout)
         try:
             connection.execute("PRAGMA query_only=1")

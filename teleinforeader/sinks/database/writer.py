@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections import Counter, deque
 from datetime import datetime
 from itertools import groupby, islice
-from pathlib import Path
 from typing import Any, Callable
 
 from teleinforeader.settings import DatabaseSettings
@@ -88,7 +88,7 @@ class DatabaseSink(Sink):
         self,
         backend: Backend,
         settings: DatabaseSettings,
-        state_directory: Path,
+        state_directory: str | os.PathLike[str],
         *,
         reconnect_delay: float = 1.0,
         reconnect_max_delay: float = 30.0,
@@ -96,8 +96,8 @@ class DatabaseSink(Sink):
     ) -> None:
         self.backend = backend
         self.settings = settings
-        self.spool_path = state_directory / f"{backend.dialect.name}-spool.jsonl"
-        self.rejects_path = state_directory / f"{backend.dialect.name}-rejected.jsonl"
+        self.spool_path = os.path.join(state_directory, f"{backend.dialect.name}-spool.jsonl")
+        self.rejects_path = os.path.join(state_directory, f"{backend.dialect.name}-rejected.jsonl")
         self._rows = RowBuilder(reader_name(settings.reader), settings.teleinfomonitor)
         self._insert_sql = {}  # table name -> statement, built on first use
         self._reconnect_delay = reconnect_delay

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import NamedTuple
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_HEAD = 8192  # bytes: request line and headers; browsers send well under 2 KiB
 MAX_HEADERS = 64
@@ -104,6 +103,10 @@ def parse_head(head: bytes) -> Request:
         raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "a request body is not accepted")
     if not target.startswith("/"):
         raise HttpError(HTTPStatus.BAD_REQUEST, "the target must be a path")
+    # Imported by the first request, not at start-up: with `ipaddress`, which it loads, a cost
+    # a Pi Zero pays at every start otherwise, for a page that may never be asked for.
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
     split = urlsplit(target)
     connection = headers.get("connection", "").lower()
     keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection

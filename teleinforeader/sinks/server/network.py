@@ -6,7 +6,6 @@ name means, whether "::" also takes IPv4. The allow list is `teleinforeader.allo
 
 from __future__ import annotations
 
-import ipaddress
 import selectors
 import socket
 from typing import NamedTuple
@@ -28,7 +27,7 @@ def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket
     """
     try:
         infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            _host_argument(host), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         family, _, _, _, address = infos[0]
         dual_stack = family == socket.AF_INET6 and socket.has_dualstack_ipv6()
@@ -36,13 +35,29 @@ def open_listener(host: str, port: int, backlog: int = LISTEN_BACKLOG) -> socket
             address,
             family=family,
             backlog=max(backlog, LISTEN_BACKLOG),
-            dualstack_ipv6=dual_stack and ipaddress.ip_address(address[0]).is_unspecified,
+            dualstack_ipv6=dual_stack and _is_unspecified(address[0]),
         )
     except OSError as error:
         where = format_peer((host, port))
         raise OSError(error.errno, f"cannot listen on {where}: {error.strerror}") from error
     listener.setblocking(False)
     return listener
+
+
+def _host_argument(host: str) -> bytes | str | None:
+    """`host` for getaddrinfo, which encodes a str with the idna codec: that codec's import
+    (with stringprep and unicodedata) costs a Pi Zero at every start, for a host name that is
+    nearly always ASCII (an address), given as bytes, unchanged. None: every interface."""
+    if not host:
+        return None
+    return host.encode("ascii") if host.isascii() else host
+
+
+def _is_unspecified(address: str) -> bool:
+    """ "::" (or "0.0.0.0"), whatever its spelling."""
+    import ipaddress  # only for an IPv6 listener: a start as installed listens on 0.0.0.0
+
+    return ipaddress.ip_address(address).is_unspecified
 
 
 # What a server thread's selector says woke it (`SelectorKey.data`), besides its clients.

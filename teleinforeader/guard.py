@@ -165,6 +165,14 @@ class PlausibilityGuard:
         # changed go through the checks.
         self._good: dict[str, str] = {}
         self._limits: dict[str, float] = {}  # the range limits the good readings were found in
+        # After judging a frame of the decoder (its `serial`): the labels of that frame whose
+        # value is not known good (dropped, held), and its index labels. Of the next frame, if
+        # built from that one, only its `changed` groups and these need judging: the others
+        # are known good, with no lookup at all. (A value held longer ago is decided by the
+        # first later frame that carries its label: with that layout, the frame before.)
+        self._judged: int | None = None
+        self._unsure: list[str] = []
+        self._indexes: frozenset[str] | set[str] = frozenset()
         self._lower: dict[str, tuple[_Reading, int]] = {}  # decreases in a row, per index
         # Frames on hold, oldest first: the first waits for confirmations, the others (if any)
         # only keep the order of publication.
@@ -276,15 +284,22 @@ class PlausibilityGuard:
         power = self.power_limit
         # What a connection can carry: per phase, each phase of three carrying a third.
         limits = {CURRENT: power / self._volts, VOLTAGE: MAX_VOLTAGE, POWER: power}
+        follows = frame.follows is not None and frame.follows == self._judged
         if any(limits[kind] < limit for kind, limit in self._limits.items()):
             good.clear()  # a reading in range before may not be now (three phases learnt)
+            follows = False
         self._limits = limits
-        # The labels whose value is not known good, in passes at C speed: no tuple per group
-        # (a set of the frame's items would build and hash one for each of its fifty groups).
-        labels = frame.keys()
-        changed = list(compress(labels, map(operator.ne, frame.values(), map(good.get, labels))))
+        if follows:  # judging again a value known good changes nothing: a few labels more
+            changed = list(dict.fromkeys([*frame.changed, *self._unsure]))
+            indexes = self._indexes
+        else:  # the labels whose value is not known good, in passes at C speed
+            labels = frame.keys()
+            changed = list(
+                compress(labels, map(operator.ne, frame.values(), map(good.get, labels)))
+            )
+            indexes = labels & _INDEXES[mode]
         values, times = self._values, self._times
-        unchanged = (labels & _INDEXES[mode]).difference(changed)
+        unchanged = indexes.difference(changed)
         if unchanged:  # most indexes, most frames: only the time of their value moves on
             times.update(dict.fromkeys(unchanged, at))
             if self._lower:
@@ -319,6 +334,9 @@ class PlausibilityGuard:
                 self.stats.rejected[kind] += 1
             else:
                 good[label] = raw
+        self._judged = frame.serial
+        self._unsure = [*dropped, *held]
+        self._indexes = indexes
         return dropped, held
 
     def _accept(self, label: str, value: int, at: float | None) -> None:

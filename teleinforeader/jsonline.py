@@ -16,11 +16,10 @@ byte for byte what `json` writes for the same object (compact separators, ASCII 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from teleinforeader.tic.frame import Horodate
+from teleinforeader.tic.frame import horodate_time
 
 if TYPE_CHECKING:
     from teleinforeader.tic import Frame
@@ -35,18 +34,50 @@ _pairs: dict[tuple[str, str], str] = {}  # (label, value) -> '"label":"value"'
 _horodates: dict[tuple[str, str], str] = {}  # (label, raw) -> '"label":{"raw":..,"time":..}'
 
 
+class _Encoded(NamedTuple):
+    """The fragments of the last frame encoded that came from the decoder (its `serial`), and
+    where each label's fragment stands: a frame built from it (`follows`) changes only those
+    of its `changed` labels."""
+
+    serial: int
+    pairs: list[str]
+    pair_at: dict[str, int]
+    horodates: list[str]
+    horodate_at: dict[str, int]
+
+
+# The last one, replaced whole and never changed: the server's and the printer's threads may
+# both encode.
+_last: dict[str, _Encoded] = {}
+
+
 def frame_to_json_line(frame: Frame, now: datetime | None = None) -> bytes:
     """The frame as one compact JSON object, UTF-8, ending with a newline.
 
     Times are the frame's `received_at` in local time (a naive time is taken as local
     already); a frame never stamped gets `now`, or the current time.
     """
-    horodates = ""
+    last = _last.get("frame")
     raw_horodates = frame.raw_horodates
-    if raw_horodates:
-        fragments = [_horodates.get(pair) or _horodate(pair) for pair in raw_horodates.items()]
-        horodates = f',"horodates":{{{",".join(fragments)}}}'
-    return _line(frame, frame.items(), horodates, now)
+    if last is not None and frame.follows is not None and frame.follows == last.serial:
+        pairs, horodates = last.pairs.copy(), last.horodates.copy()
+        pair_at, horodate_at = last.pair_at, last.horodate_at
+        for label in frame.changed:
+            pairs[pair_at[label]] = _pair((label, frame[label]))
+            at = horodate_at.get(label)
+            if at is not None:
+                horodates[at] = _horodate((label, raw_horodates[label]))
+    else:
+        pairs = [_pairs.get(pair) or _pair(pair) for pair in frame.items()]
+        horodates = [_horodates.get(pair) or _horodate(pair) for pair in raw_horodates.items()]
+        pair_at = horodate_at = {}
+        if frame.serial is not None:
+            pair_at = {label: at for at, label in enumerate(frame)}
+            horodate_at = {label: at for at, label in enumerate(raw_horodates)}
+    if frame.serial is not None:
+        _last["frame"] = _Encoded(frame.serial, pairs, pair_at, horodates, horodate_at)
+    extra = f',"horodates":{{{",".join(horodates)}}}' if horodates else ""
+    return _line(frame, ",".join(pairs), extra, now)
 
 
 def teleinfomonitor_json_line(frame: Frame, now: datetime | None = None) -> bytes:
@@ -56,18 +87,17 @@ def teleinfomonitor_json_line(frame: Frame, now: datetime | None = None) -> byte
     from teleinforeader.tic.teleinfomonitor import seed_frame, seed_values  # when asked for
 
     kind, values = seed_values(frame)
-    return _line(frame, seed_frame(values).items(), f',"mapped_from":{_quote(kind)}', now)
+    pairs = ",".join([_pairs.get(pair) or _pair(pair) for pair in seed_frame(values).items()])
+    return _line(frame, pairs, f',"mapped_from":{_quote(kind)}', now)
 
 
-def _line(
-    frame: Frame, groups: Iterable[tuple[str, str]], extra: str, now: datetime | None
-) -> bytes:
-    """version, timestamp, time, mode, meter, frame (`groups`), then `extra`, then rejected:
-    the keys in the order json would write them from the documented object."""
+def _line(frame: Frame, pairs: str, extra: str, now: datetime | None) -> bytes:
+    """version, timestamp, time, mode, meter, frame (`pairs`, its "label":"value" joined),
+    then `extra`, then rejected: the keys in the order json would write them from the
+    documented object."""
     stamp = frame.received_at or now or datetime.now()
     local = stamp.astimezone()
     meter = frame.meter_id
-    pairs = ",".join([_pairs.get(pair) or _pair(pair) for pair in groups])
     rejected = f',"rejected":{len(frame.rejected)}' if frame.rejected else ""
     return (
         f'{{"version":{PROTOCOL_VERSION},"timestamp":"{local.strftime(SEED_TIMESTAMP_FORMAT)}",'
@@ -83,7 +113,7 @@ def _pair(pair: tuple[str, str]) -> str:
 
 def _horodate(pair: tuple[str, str]) -> str:
     label, raw = pair
-    time = Horodate.parse(raw).time.isoformat()
+    time = horodate_time(raw)
     return _kept(_horodates, pair, f'{_quote(label)}:{{"raw":{_quote(raw)},"time":"{time}"}}')
 
 

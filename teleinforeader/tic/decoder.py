@@ -28,7 +28,7 @@ from __future__ import annotations
 import operator
 from collections import Counter
 from datetime import datetime
-from itertools import compress
+from itertools import compress, count
 from typing import NamedTuple
 
 from teleinforeader.tic.frame import Frame, Rejection
@@ -50,10 +50,16 @@ _LABEL_HORODATE = operator.itemgetter(0, 2)
 _HORODATE = operator.itemgetter(1)
 
 
+_serials = count(1)  # the frames' serial numbers, unique in the process
+
+
 class _Layout(NamedTuple):
     """The last frame that came as a clean run of valid groups of known labels: what the next
     frame, most of whose groups are the same bytes, is built from."""
 
+    serial: int
+    follows: int | None  # the serial of the frame it was built from
+    changed: tuple[str, ...]  # the labels whose groups are not that frame's
     mode: str
     raw_groups: list[bytes]
     labels: list[str]  # the label of each group, by position
@@ -208,7 +214,15 @@ class Decoder:
             self._previous = layout
             stats.groups += len(layout.groups)
             stats.frames += 1
-            return Frame(layout.groups, mode, received_at, layout.horodates)
+            return Frame(
+                layout.groups,
+                mode,
+                received_at,
+                layout.horodates,
+                serial=layout.serial,
+                follows=layout.follows,
+                changed=layout.changed,
+            )
         groups = {}
         horodates = {}
         unknown: list[str] = []
@@ -264,7 +278,16 @@ class Decoder:
         groups.update(map(_LABEL_VALUE, results))
         horodates = previous.horodates.copy()
         horodates.update(filter(_HORODATE, map(_LABEL_HORODATE, results)))
-        return _Layout(previous.mode, raw_groups, labels, groups, horodates)
+        return _Layout(
+            next(_serials),
+            previous.serial,
+            tuple(map(labels.__getitem__, changed)),
+            previous.mode,
+            raw_groups,
+            labels,
+            groups,
+            horodates,
+        )
 
     def _clean_layout(self, raw_groups: list[bytes], mode: str) -> _Layout | None:
         """The frame of groups `raw_groups` when each is valid, of a known label, and no label
@@ -278,7 +301,16 @@ class Decoder:
         horodates = {}
         if mode == STANDARD:
             horodates = dict(filter(_HORODATE, map(_LABEL_HORODATE, results)))
-        return _Layout(mode, raw_groups, list(groups), groups, horodates)  # type: ignore[arg-type]
+        return _Layout(
+            next(_serials),
+            None,
+            (),
+            mode,
+            raw_groups,
+            list(groups),
+            groups,  # type: ignore[arg-type]
+            horodates,  # type: ignore[arg-type]
+        )
 
     def _valid_groups(self, raw_groups: list[bytes], mode: str) -> list[Group] | None:
         """The groups of the usual frame, all valid and of known labels (most seen before,

@@ -17,6 +17,7 @@ from teleinforeader.tic.stge import Stge
 WINTER = timezone(timedelta(hours=1), "CET")
 SUMMER = timezone(timedelta(hours=2), "CEST")
 _SEASONS = {"H": WINTER, "h": WINTER, "E": SUMMER, "e": SUMMER}
+_OFFSETS = {"H": "+01:00", "h": "+01:00", "E": "+02:00", "e": "+02:00"}
 
 Typed = Union[int, str]
 
@@ -51,10 +52,37 @@ class Horodate(NamedTuple):
         return cls(raw, naive if tz is None else naive.replace(tzinfo=tz), season.islower())
 
 
-class Frame(Mapping[str, str]):
-    """One valid frame: the groups that passed checksum and format checks, in arrival order."""
+def horodate_time(raw: str) -> str:
+    """`Horodate.parse(raw).time.isoformat()` without building the time: a standard frame's
+    DATE changes every frame, and its JSON line gives it. `raw` is a horodate the decoder
+    accepted (its fields in range, a real date)."""
+    return (
+        f"20{raw[1:3]}-{raw[3:5]}-{raw[5:7]}T{raw[7:9]}:{raw[9:11]}:{raw[11:13]}"
+        f"{_OFFSETS.get(raw[0], '')}"
+    )
 
-    __slots__ = ("_groups", "_horodates", "mode", "received_at", "rejected", "unknown")
+
+class Frame(Mapping[str, str]):
+    """One valid frame: the groups that passed checksum and format checks, in arrival order.
+
+    A frame the decoder built from the frame before it says so, for what keeps something per
+    group (the guard, the JSON line) to redo only the groups that changed: `serial` numbers the
+    decoder's frames (unique in the process; None for a frame built otherwise), and `follows`
+    is the serial of the frame whose labels, in the same order, values and horodates this one
+    repeats, but for the groups of the labels in `changed` (None: no such frame).
+    """
+
+    __slots__ = (
+        "_groups",
+        "_horodates",
+        "changed",
+        "follows",
+        "mode",
+        "received_at",
+        "rejected",
+        "serial",
+        "unknown",
+    )
 
     def __init__(
         self,
@@ -64,6 +92,10 @@ class Frame(Mapping[str, str]):
         horodates: dict[str, str] | None = None,
         rejected: tuple[Rejection, ...] = (),
         unknown: frozenset[str] = frozenset(),
+        *,
+        serial: int | None = None,
+        follows: int | None = None,
+        changed: tuple[str, ...] = (),
     ) -> None:
         self._groups = groups
         self._horodates = horodates or {}
@@ -71,6 +103,9 @@ class Frame(Mapping[str, str]):
         self.received_at = received_at
         self.rejected = rejected
         self.unknown = unknown
+        self.serial = serial
+        self.follows = follows
+        self.changed = changed
 
     def __getitem__(self, label: str) -> str:
         return self._groups[label]

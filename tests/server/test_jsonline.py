@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 
 import pytest
 
@@ -14,7 +15,9 @@ from teleinforeader.jsonline import (
     frame_to_json_line,
     teleinfomonitor_json_line,
 )
+from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import Frame, decode, encode_frame
+from teleinforeader.tic.frame import Horodate, horodate_time
 from teleinforeader.tic.teleinfomonitor import seed_frame, seed_values
 from tests.server.server_helpers import (
     DATA,
@@ -183,6 +186,33 @@ def test_lines_are_byte_for_byte_what_json_writes() -> None:
         assert frame_to_json_line(frame) == reference_line(frame)
     for frame in frames:
         assert teleinfomonitor_json_line(frame) == reference_line(frame, teleinfomonitor=True)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["H261202051912", "E260714093000", "h000101000000", "e991231235959", " 240229120000"],
+)
+def test_a_horodate_time_is_the_isoformat_of_its_parsed_time(raw: str) -> None:
+    assert horodate_time(raw) == Horodate.parse(raw).time.isoformat()
+
+
+@pytest.mark.parametrize("profile", ["historic-tempo", "standard-tri", "standard-producer"])
+def test_a_line_built_from_the_previous_frames_fragments_is_what_json_writes(profile) -> None:
+    """A frame the decoder built from the one before it gets its line from that frame's kept
+    fragments, its changed groups put in: the same bytes as json.dumps, whether each frame
+    follows the one encoded before it, a frame in between was skipped, or one was changed
+    (a frame the guard took a group from has no such lineage)."""
+    received_at = datetime(2026, 7, 14, 9, 30, tzinfo=timezone.utc)
+    frames = decode(b"".join(islice(Simulator(profile).frames(), 120)), received_at=received_at)
+    assert len(frames) == 120 and all(frame.follows is not None for frame in frames[1:])
+    assert sum(len(frame.changed) for frame in frames) > len(frames)  # values move
+    for index, decoded in enumerate(frames):
+        if index % 7 == 3:  # not encoded: the next frame follows one that was not
+            continue
+        frame = decoded
+        if index % 11 == 5:
+            frame = Frame(dict(list(decoded.items())[1:]), decoded.mode, received_at)
+        assert frame_to_json_line(frame) == reference_line(frame)
 
 
 def test_error_line() -> None:

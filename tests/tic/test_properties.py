@@ -9,15 +9,17 @@ The default budget keeps the suite fast; `HYPOTHESIS_PROFILE=fuzz` runs a long c
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from teleinforeader.tic import LABELS, Decoder, decode, encode_frame
+from teleinforeader.guard import PlausibilityGuard
+from teleinforeader.tic import LABELS, Decoder, Frame, decode, encode_frame
 from tests.fuzz.campaign import assert_framed
 
 _FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
@@ -478,6 +480,35 @@ def test_a_frame_decoded_after_others_is_the_frame_decoded_alone(stream: list[by
     counters["mode_switches"] = switches
     seen = decoder.stats.as_dict()
     assert {name: n for name, n in seen.items() if n} == {n: c for n, c in counters.items() if c}
+
+
+def _without_lineage(frame):
+    """The same frame, built otherwise: nothing says it follows another."""
+    horodates = dict(frame.raw_horodates)
+    return Frame(
+        dict(frame), frame.mode, frame.received_at, horodates, frame.rejected, frame.unknown
+    )
+
+
+@BUDGET
+@given(meter_streams(), st.lists(st.integers(0, 3), min_size=8, max_size=8))
+def test_the_guard_judges_a_frame_built_from_the_one_before_as_it_would_alone(stream, gaps):
+    """The guard judges only the changed groups of a frame built from the frame it judged
+    before (and those it could not call good then): it publishes the same frames and counts
+    the same as for the same frames with no lineage, spikes, decreases, holds and all."""
+    frames = Decoder().feed(b"".join(stream))
+    start = datetime(2026, 7, 14, 9, 30, tzinfo=timezone.utc)
+    for frame, gap in zip(frames, itertools.accumulate(gaps)):  # 0 to 3 s apart
+        frame.received_at = start + timedelta(seconds=gap)
+    guard, alone = PlausibilityGuard(), PlausibilityGuard()
+    published = [_as_decoded(kept) for frame in frames for kept in guard.check(frame)]
+    expected = [
+        _as_decoded(kept) for frame in frames for kept in alone.check(_without_lineage(frame))
+    ]
+    assert published + [_as_decoded(kept) for kept in guard.flush()] == expected + [
+        _as_decoded(kept) for kept in alone.flush()
+    ]
+    assert guard.stats.as_dict() == alone.stats.as_dict()
 
 
 # -- the label table against the reference ----------------------------------------------------

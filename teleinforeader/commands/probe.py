@@ -14,7 +14,6 @@ import argparse
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
@@ -37,22 +36,27 @@ _DISABLE_BT = (
 )
 
 
-@dataclass
 class Listening:
     """What a listening session saw; filled by the reader thread, read once it is over."""
 
-    decoder: Decoder
-    wanted_frames: int | None
-    on_data: Callable[[bytes], None] | None = None
-    started: float = field(default_factory=time.monotonic)
-    first_frame_after: float | None = None
-    frames: int = 0
-    bytes: int = 0
-    parity_bit_bytes: int = 0  # bytes with bit 7 set: the port is not stripping 7E1 parity
-    last_frame: Frame | None = None
-    opened: str = ""
-    errors: list[str] = field(default_factory=list)
-    done: threading.Event = field(default_factory=threading.Event)
+    def __init__(
+        self,
+        decoder: Decoder,
+        wanted_frames: int | None,
+        on_data: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.decoder = decoder
+        self.wanted_frames = wanted_frames
+        self.on_data = on_data
+        self.started = time.monotonic()
+        self.first_frame_after: float | None = None
+        self.frames = 0
+        self.bytes = 0
+        self.parity_bit_bytes = 0  # bytes with bit 7 set: the port is not stripping 7E1 parity
+        self.last_frame: Frame | None = None
+        self.opened = ""
+        self.errors: list[str] = []
+        self.done = threading.Event()
 
     # The serial source's ReaderProtocol.
 

@@ -62,18 +62,13 @@ class PortReader:
         ready, _, _ = select.select(self._wakers, [], [], max(seconds, 0.0))
         if self._hurry_fd is not None and self._hurry_fd in ready:
             os.read(self._hurry_fd, 64)  # readable: it does not block
-        if self._fd is None:
-            return self._take()
         chunks = []
-        while True:  # a rest holds less than READ_SIZE: one read, unless the line outran it
-            try:
-                chunk = os.read(self._fd, READ_SIZE)
-            except BlockingIOError:
-                break
-            if not chunk:
-                raise serial.SerialException("the port returns no data (gone?)")
+        # A tty opened by pyserial reads 0 bytes when none wait (VMIN=0), as a gone device
+        # does: only what select() says is readable is read (`_take` tells the two apart).
+        while self._waiting():
+            chunk = self._take()
             chunks.append(chunk)
-            if len(chunk) < READ_SIZE:
+            if len(chunk) < READ_SIZE:  # a rest holds less: all of it, unless it outran us
                 break
         return b"".join(chunks)
 

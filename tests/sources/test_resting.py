@@ -191,3 +191,24 @@ def test_a_port_faster_than_its_speed_is_read_as_it_comes(
     assert source.counters()["rests"] == 1
     assert all(age == 0 for _, age, _ in protocol.calls[rested:])
     assert "more than 1200 baud allows" in caplog.text
+
+
+def test_a_rest_in_which_the_line_said_nothing_is_not_a_lost_port() -> None:
+    """A tty opened by pyserial reads 0 bytes when none wait, as a device that is gone does:
+    a rest with nothing to take goes on resting."""
+    meter = PtyMeter(standard_frame, baud=None, period=0.3)
+    protocol = PatientProtocol("standard", patience=0.3)
+    source = SerialSource(meter.path, mode="standard", **FAST)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: protocol.frames, 10)
+            meter.sending.clear()
+            time.sleep(1.5)  # several rests with nothing in the line
+            meter.sending.set()
+            again = len(protocol.frames)
+            wait_for(lambda: len(protocol.frames) > again + 2, 10)
+    finally:
+        meter.close()
+    counters = source.counters()
+    assert counters["opens"] == 1 and counters["failures"] == 0, counters
+    assert protocol.losses == [None]  # the stop, no lost port

@@ -30,7 +30,7 @@ TOPUP_BYTES = 8
 MIN_TOPUP = 0.016  # seconds
 MAX_PAUSE = 2.0  # seconds: a wrong length never leaves the reader asleep for long
 
-_MASK_7BIT = bytes(range(128)) * 2
+MASK_7BIT = bytes(range(128)) * 2  # bytes.translate table: drops the parity bit of 8N1
 _STX, _ETX, _EOT, _HT = b"\x02", b"\x03", b"\x04", b"\t"
 
 
@@ -69,7 +69,7 @@ class FrameTimer:
 
     def seen(self, data: bytes) -> None:
         """Follow the framing bytes of `data`, just read."""
-        masked = data.translate(_MASK_7BIT)
+        masked = data.translate(MASK_7BIT)
         start = masked.rfind(_STX)
         end = max(masked.rfind(_ETX), masked.rfind(_EOT))
         guessing = self._seconds_per_byte is None

@@ -21,10 +21,11 @@ the reader ends, so that resting loses nothing.
 
 from __future__ import annotations
 
+from teleinforeader.sources.frametimer import MASK_7BIT
+
 MAX_REST = 5.0  # seconds: how stale /api/v1/latest or /metrics may be, at worst
 REST_BYTES = 2048  # half of a tty's input buffer
 
-_MASK_7BIT = bytes(range(128)) * 2
 _FRAME_ENDS = (0x03, 0x04)  # ETX closes a frame, EOT cuts one short
 
 
@@ -39,7 +40,7 @@ def rest_seconds(patience: float, seconds_per_byte: float) -> float:
 def aged_pieces(data: bytes, seconds_per_byte: float) -> list[tuple[bytes, float]]:
     """`data`, read at once after a rest, cut after each frame's end, each piece with how long
     ago its last byte came (in seconds; 0 for the last piece)."""
-    masked = data.translate(_MASK_7BIT)  # a port opened 8N1 keeps the parity bit
+    masked = data.translate(MASK_7BIT)  # a port opened 8N1 keeps the parity bit
     ends = []
     for marker in _FRAME_ENDS:
         found = masked.find(marker)

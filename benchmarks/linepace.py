@@ -34,6 +34,11 @@ A second table gives the floor under the ratio: the same work (decode, guard, JS
 this process on one frame at a time, back to back, then after a second asleep each time, as a
 frame at the line's pace comes. What a thread does after sleeping runs from cold caches (and,
 on a virtual machine, a vCPU woken up), so it costs several times more with no wake-up to save.
+
+A third table gives what the database's commits cost at the line's pace (the historic line, no
+client): each commit is an fsync, and with the installed `flush_interval` (2 s) every stored row
+is its own. Committing every 10 or 30 s instead batches the rows of that time, at the price of
+what a power cut may lose.
 """
 
 from __future__ import annotations
@@ -75,6 +80,11 @@ UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.servi
 TIMEOUT = 120.0
 ASLEEP = 1.0  # seconds between two frames of the floor's cold measure
 FLOOR_FRAMES = 15  # frames measured cold (and 20 times as many hot)
+DEFAULT_FLUSH = 2.0  # seconds: [database] flush_interval as installed
+STORE_INTERVAL = 5.0  # seconds: [database] store_interval as installed
+FLUSHES = (DEFAULT_FLUSH, 10.0, 30.0)  # the third table's commit intervals
+FLUSH_FRAMES = 64  # frames per commit interval (about a minute of a historic line)
+FLUSH_ARRIVAL = 16  # bytes per arrival there: a UART with a FIFO
 
 FrameKey = tuple[tuple[str, str], ...]
 
@@ -86,10 +96,13 @@ class Window(NamedTuple):
     all_sleeps: float  # per frame
 
 
-def linepace_config(directory: Path, source: str, mode: str, port: int) -> Path:
+def linepace_config(
+    directory: Path, source: str, mode: str, port: int, flush_interval: float = DEFAULT_FLUSH
+) -> Path:
     return write_config(
         directory,
-        f'[source]\n{source}\nmode = "{mode}"\n[database]\nbackend = "sqlite"\n'
+        f'[source]\n{source}\nmode = "{mode}"\n'
+        f'[database]\nbackend = "sqlite"\nflush_interval = {flush_interval}\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n'
         f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed; no browser
     )
@@ -163,12 +176,12 @@ def _write_all(fd: int, data: bytes) -> None:
 class Bench:
     """One daemon on a fresh pty and state directory."""
 
-    def __init__(self, directory: Path, mode: str) -> None:
+    def __init__(self, directory: Path, mode: str, flush_interval: float = DEFAULT_FLUSH) -> None:
         directory.mkdir()
         self.master, self.slave = os.openpty()
         self.port = free_port()
         source = f'type = "serial"\ndevice = "{os.ttyname(self.slave)}"'
-        config = linepace_config(directory, source, mode, self.port)
+        config = linepace_config(directory, source, mode, self.port, flush_interval)
         self.daemon = Daemon(directory, config, watchdog_usec=UNIT_WATCHDOG_USEC)
         self.daemon.seconds_to_ready()
 
@@ -241,6 +254,22 @@ def paced(
     return quiet, listened, _latencies(frames, feeder.written_at, client.arrivals, listened_from)
 
 
+def committed_less_often(
+    directory: Path, mode: str, frames: Sequence[bytes], flush_interval: float
+) -> Window:
+    """The daemon with no client, committing every `flush_interval` seconds."""
+    bench = Bench(directory, mode, flush_interval)
+    try:
+        reader = _reader_thread(bench.daemon)
+        feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], FLUSH_ARRIVAL)
+        feeder.start()
+        window = _window(bench.daemon, reader, feeder, WARMUP, len(frames))
+        feeder.join()
+    finally:
+        bench.close()
+    return window
+
+
 def _latencies(
     frames: Sequence[bytes],
     written_at: Sequence[float],
@@ -292,6 +321,39 @@ def floor(frames: Sequence[bytes]) -> tuple[float, float]:
     return statistics.median(hot[FLOOR_FRAMES:]), statistics.median(cold)
 
 
+def commit_intervals(directory: Path, frames: Sequence[bytes], mode: str) -> None:
+    """The third table: what the database's commits cost at the line's pace, and what committing
+    less often saves (a power cut may then lose up to `flush_interval` more of stored rows)."""
+    rows = []
+    installed: float | None = None
+    for flush_interval in FLUSHES:
+        window = committed_less_often(
+            directory / f"flush-{flush_interval:g}", mode, frames[:FLUSH_FRAMES], flush_interval
+        )
+        installed = installed or window.cpu_us
+        rows.append(
+            (
+                f"{flush_interval:g} s",
+                window.cpu_us,
+                window.cpu_us / installed,
+                window.database_us,
+                f"{3600 / max(flush_interval, STORE_INTERVAL):.0f}",
+            )
+        )
+    print_table(
+        f"Commits at the line's pace: the historic line, {FLUSH_ARRIVAL} bytes per arrival, "
+        f"no client, {FLUSH_FRAMES - WARMUP} frames, SQLite every {STORE_INTERVAL:g} s",
+        [
+            "flush_interval",
+            "CPU µs/frame",
+            "x full speed",
+            "of it, database writer µs",
+            "commits/h",
+        ],
+        rows,
+    )
+
+
 def main() -> None:
     rows: list[tuple[object, ...]] = []
     floors: list[tuple[object, ...]] = []
@@ -305,6 +367,8 @@ def main() -> None:
             fast = full_speed(directory / f"{profile}-fast", mode, frames)
             hot, cold = floor(frames)
             floors.append((name, hot, cold, cold / hot))
+            if profile == LINES[0][1]:
+                commit_intervals(directory, frames, mode)
             rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", "", "", ""))
             for arrival in ARRIVALS:
                 quiet, listened, latencies = paced(

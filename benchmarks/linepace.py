@@ -61,6 +61,7 @@ from benchmarks.fullspeed import full_speed
 from benchmarks.process import Daemon, free_port, write_config
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
+from teleinforeader.settings import DatabaseSettings
 from teleinforeader.sources.pacing import BAUD_OF_MODE, BITS_PER_BYTE
 from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import Decoder, decode
@@ -80,8 +81,9 @@ UNIT_WATCHDOG_USEC = 60_000_000  # WatchdogSec=60 in config/teleinforeader.servi
 TIMEOUT = 120.0
 ASLEEP = 1.0  # seconds between two frames of the floor's cold measure
 FLOOR_FRAMES = 15  # frames measured cold (and 20 times as many hot)
-DEFAULT_FLUSH = 2.0  # seconds: [database] flush_interval as installed
-STORE_INTERVAL = 5.0  # seconds: [database] store_interval as installed
+INSTALLED = DatabaseSettings()  # [database] as installed: store_interval, flush_interval
+DEFAULT_FLUSH = INSTALLED.flush_interval
+STORE_INTERVAL = INSTALLED.store_interval
 FLUSHES = (DEFAULT_FLUSH, 10.0, 30.0)  # the third table's commit intervals
 FLUSH_FRAMES = 64  # frames per commit interval (about a minute of a historic line)
 FLUSH_ARRIVAL = 16  # bytes per arrival there: a UART with a FIFO
@@ -324,29 +326,29 @@ def floor(frames: Sequence[bytes]) -> tuple[float, float]:
 def commit_intervals(directory: Path, frames: Sequence[bytes], mode: str) -> None:
     """The third table: what the database's commits cost at the line's pace, and what committing
     less often saves (a power cut may then lose up to `flush_interval` more of stored rows)."""
-    rows = []
-    installed: float | None = None
-    for flush_interval in FLUSHES:
-        window = committed_less_often(
+    windows = [
+        committed_less_often(
             directory / f"flush-{flush_interval:g}", mode, frames[:FLUSH_FRAMES], flush_interval
         )
-        installed = installed or window.cpu_us
-        rows.append(
-            (
-                f"{flush_interval:g} s",
-                window.cpu_us,
-                window.cpu_us / installed,
-                window.database_us,
-                f"{3600 / max(flush_interval, STORE_INTERVAL):.0f}",
-            )
+        for flush_interval in FLUSHES
+    ]
+    rows = [
+        (
+            f"{flush_interval:g} s",
+            window.cpu_us,
+            window.cpu_us / windows[0].cpu_us,
+            window.database_us,
+            f"{3600 / max(flush_interval, STORE_INTERVAL):.0f}",
         )
+        for flush_interval, window in zip(FLUSHES, windows)
+    ]
     print_table(
         f"Commits at the line's pace: the historic line, {FLUSH_ARRIVAL} bytes per arrival, "
         f"no client, {FLUSH_FRAMES - WARMUP} frames, SQLite every {STORE_INTERVAL:g} s",
         [
             "flush_interval",
             "CPU µs/frame",
-            "x full speed",
+            f"x {DEFAULT_FLUSH:g} s",
             "of it, database writer µs",
             "commits/h",
         ],

@@ -43,7 +43,8 @@ def children_cpu() -> float:
 
 
 class Daemon:
-    """`python -m teleinforeader --config CONFIG`, notifying a socket in `directory`."""
+    """`python -m teleinforeader --config CONFIG`, notifying a socket in `directory`; `launcher`
+    is a command that runs Python (e.g. valgrind and its options)."""
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class Daemon:
         watchdog_usec: int | None = None,
         *,
         python_options: tuple[str, ...] = (),
+        launcher: tuple[str, ...] = (),
         extra_environ: dict[str, str] | None = None,
         cwd: Path | None = None,
     ) -> None:
@@ -68,8 +70,9 @@ class Daemon:
         self.ready_at = 0.0
         self.status = ""
         self.started = time.perf_counter()
+        command = [*launcher, sys.executable, *python_options, "-m", "teleinforeader"]
         self.process = subprocess.Popen(
-            [sys.executable, *python_options, "-m", "teleinforeader", "--config", str(config)],
+            [*command, "--config", str(config)],
             env=environ,
             cwd=cwd,
             stdout=subprocess.DEVNULL,

@@ -12,20 +12,33 @@ daemon as systemd runs it (a $NOTIFY_SOCKET datagram socket) until READY=1, with
 source on a pty whose master never writes (a meter unplugged from the shield), SQLite in a
 temporary state directory, the socket server and the web server on loopback.
 
-Idle CPU is utime + stime from /proc/PID/stat over IDLE_SECONDS: the supervisor sleeps on a
-pipe and the source blocks in the kernel, so it should be close to zero (a Pi Zero is about
-20x slower than a desktop: what costs 0.05 % here costs 1 % there).
+Where valgrind is installed, the daemon's start is also counted in instructions, which the
+machine's other work does not change: callgrind runs it once per install and dumps its counts
+before the first sendto() (READY=1 is the daemon's first datagram), all threads together.
+
+`--against REVISION` compares with the code of another commit (`git archive` of it, built and
+installed the same way): both run in one process, alternating over ROUNDS rounds, and each
+figure is the median of the rounds, with this checkout's over the revision's as a ratio.
+
+Idle CPU (not measured with `--against`) is utime + stime from /proc/PID/stat over
+IDLE_SECONDS: the supervisor sleeps on a pipe and the source blocks in the kernel, so it should
+be close to zero (a Pi Zero is about 20x slower than a desktop: what costs 0.05 % here costs 1 %
+there).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
@@ -34,18 +47,43 @@ from tests.support.captures import historic_frame
 from tests.support.packaging import pep517_build
 
 STARTS = 5
+ROUNDS = 5  # of a comparison with another commit
 IDLE_SECONDS = 30.0
 PROBE_FRAME_PERIOD = 0.02  # seconds between two frames on the probed line
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def _write_config(directory: Path, device: str) -> Path:
-    return write_config(
-        directory,
-        f'[source]\ntype = "serial"\ndevice = "{device}"\n[database]\nbackend = "sqlite"\n'
-        f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
-        f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed
-    )
+@contextlib.contextmanager
+def silent_config(directory: Path) -> Iterator[Path]:
+    """The daemon's configuration, its serial source a pty whose master writes nothing (a meter
+    unplugged from the shield)."""
+    master, slave = os.openpty()
+    try:
+        yield write_config(
+            directory,
+            f'[source]\ntype = "serial"\ndevice = "{os.ttyname(slave)}"\n'
+            f'[database]\nbackend = "sqlite"\n'
+            f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
+            f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n',  # on, as installed
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def build_wheel(directory: Path, revision: str | None) -> Path:
+    """The wheel of this checkout, or of `revision` of its repository."""
+    tree = REPOSITORY
+    if revision is not None:
+        tree = directory / f"tree-{revision}"
+        tree.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPOSITORY), "archive", revision], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    wheels = directory / f"wheel-{revision or 'checkout'}"  # both wheels have the same name
+    wheels.mkdir(parents=True)
+    return pep517_build("build_wheel", tree, wheels)
 
 
 def install(wheel: Path, target: Path, compiled: bool) -> dict[str, str]:
@@ -98,9 +136,8 @@ class BusyLine(threading.Thread):
         os.close(self.slave)
 
 
-def start_up(directory: Path, wheel: Path, compiled: bool) -> list[float]:
-    """Median seconds of --version, probe, and exec to READY=1, for one install of the wheel."""
-    environ = install(wheel, directory / ("compiled" if compiled else "source"), compiled)
+def start_up(directory: Path, environ: dict[str, str]) -> list[float]:
+    """Median seconds of --version, probe, and exec to READY=1, for one installed copy."""
     starts = range(STARTS)
     version = statistics.median(_command_seconds(["--version"], environ, directory) for _ in starts)
     line = BusyLine()
@@ -110,24 +147,36 @@ def start_up(directory: Path, wheel: Path, compiled: bool) -> list[float]:
         probed = statistics.median(_command_seconds(probe, environ, directory) for _ in starts)
     finally:
         line.close()
-    master, slave = os.openpty()  # the master writes nothing: a silent line
-    try:
-        config = _write_config(directory, os.ttyname(slave))
-        readies = []
+    readies = []
+    with silent_config(directory) as config:
         for _ in starts:
             daemon = Daemon(directory, config, extra_environ=environ, cwd=directory)
             readies.append(daemon.seconds_to_ready())
             daemon.stop()
-    finally:
-        os.close(master)
-        os.close(slave)
     return [version, probed, statistics.median(readies)]
 
 
+def instructions_to_ready(directory: Path, environ: dict[str, str]) -> int:
+    """Instructions of one installed copy's daemon, all threads, from exec to the sendto() of
+    READY=1, as callgrind counts them."""
+    counts = directory / "callgrind"
+    launcher = ("valgrind", "--tool=callgrind", "--dump-before=sendto")
+    with silent_config(directory) as config:
+        daemon = Daemon(
+            directory,
+            config,
+            launcher=(*launcher, f"--callgrind-out-file={counts}.%p"),
+            extra_environ=environ,
+            cwd=directory,
+        )
+        daemon.seconds_to_ready()
+        daemon.stop()
+    first_dump = Path(f"{counts}.{daemon.process.pid}.1").read_text()
+    return next(int(line.split()[1]) for line in first_dump.splitlines() if line[:8] == "summary:")
+
+
 def idle_cost(directory: Path) -> list[tuple[str, object]]:
-    master, slave = os.openpty()
-    try:
-        config = _write_config(directory, os.ttyname(slave))
+    with silent_config(directory) as config:
         stops = []
         for _ in range(STARTS):
             daemon = Daemon(directory, config)
@@ -140,9 +189,6 @@ def idle_cost(directory: Path) -> list[tuple[str, object]]:
         idle_seconds = (daemon.cpu_ticks() - before) / os.sysconf("SC_CLK_TCK")
         rss = daemon.rss_kib()
         daemon.stop()
-    finally:
-        os.close(master)
-        os.close(slave)
     return [
         ("SIGTERM to exit, median of 5 (ms)", statistics.median(stops) * 1000),
         (f"CPU over {IDLE_SECONDS:.0f} s idle (ms)", idle_seconds * 1000),
@@ -151,26 +197,57 @@ def idle_cost(directory: Path) -> list[tuple[str, object]]:
     ]
 
 
-def main() -> None:
+def main(against: str | None = None) -> None:
+    builds = ([against] if against else []) + ["checkout"]
+    counted = shutil.which("valgrind") is not None
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        wheel = pep517_build("build_wheel", REPOSITORY, directory)
-        compiled = start_up(directory, wheel, compiled=True)
-        source = start_up(directory, wheel, compiled=False)
-        idle = idle_cost(directory)
-    names = ("teleinforeader --version", "probe, to its first frame", "run, exec to READY=1")
-    print_table(
-        f"Start-up, median of {STARTS} starts (ms from exec)",
-        ["command", "with byte-code", "without byte-code"],
-        [(name, a * 1000, b * 1000) for name, a, b in zip(names, compiled, source)],
-    )
-    print_table(
-        "Daemon idle cost (serial source on a silent pty, SQLite, socket server)",
-        ["measure", "value"],
-        idle,
-    )
+        copies = {}  # (build, with byte-code) -> the environment that runs that install
+        for build in builds:
+            wheel = build_wheel(directory, against if build == against else None)
+            for compiled in (True, False):
+                target = directory / f"{build}-{'compiled' if compiled else 'source'}"
+                copies[build, compiled] = install(wheel, target, compiled)
+        rounds: dict[tuple[str, bool], list[list[float]]] = {copy: [] for copy in copies}
+        for _ in range(ROUNDS if against else 1):
+            for copy, environ in copies.items():
+                rounds[copy].append(start_up(directory, environ))
+        figures = {
+            copy: [statistics.median(column) * 1000 for column in zip(*timings)]
+            for copy, timings in rounds.items()
+        }
+        if counted:
+            for copy, environ in copies.items():
+                figures[copy].append(instructions_to_ready(directory, environ) / 1e6)
+        idle = None if against else idle_cost(directory)
+    names = ["teleinforeader --version", "probe, to its first frame", "run, exec to READY=1"]
+    names += ["run, million instructions to READY=1"] if counted else []
+    header, columns = ["command"], []
+    for compiled in (True, False):
+        header += [f"{build}, {'with' if compiled else 'without'} byte-code" for build in builds]
+        header += ["ratio"] if against else []
+        columns.append([figures[build, compiled] for build in builds])
+    rows = []
+    for index, name in enumerate(names):
+        row: list[object] = [name]
+        for values in columns:
+            row += [value[index] for value in values]
+            row += [values[1][index] / values[0][index]] if against else []
+        rows.append(row)
+    medians = f"medians of {ROUNDS} alternating rounds of " if against else ""
+    print_table(f"Start-up, {medians}the median of {STARTS} starts (ms from exec)", header, rows)
+    if not counted:
+        print("valgrind is not installed: no instruction count\n")
+    if idle is not None:
+        print_table(
+            "Daemon idle cost (serial source on a silent pty, SQLite, socket server)",
+            ["measure", "value"],
+            idle,
+        )
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", metavar="REVISION", help="compare with this commit's code")
     print(machine())
-    main()
+    main(parser.parse_args().against)

@@ -30,8 +30,8 @@ import operator
 from collections import Counter
 from collections.abc import Mapping
 from itertools import compress
-from typing import NamedTuple
 
+from teleinforeader.record import Record
 from teleinforeader.tic import Frame
 from teleinforeader.tic.labels import INDEX, LABELS
 
@@ -119,7 +119,7 @@ class GuardStats:
         return counters
 
 
-class _Reading(NamedTuple):
+class _Reading(Record):
     value: int
     at: float | None  # the frame's received_at, as a POSIX timestamp: arithmetic on floats
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
+from teleinforeader.record import Record
 from teleinforeader.tic.frame import horodate_time
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ _pairs: dict[tuple[str, str], str] = {}  # (label, value) -> '"label":"value"'
 _horodates: dict[tuple[str, str], str] = {}  # (label, raw) -> '"label":{"raw":..,"time":..}'
 
 
-class _Encoded(NamedTuple):
+class _Encoded(Record):
     """The fragments of the last frame encoded that came from the decoder (its `serial`), and
     where each label's fragment stands: a frame built from it (`follows`) changes only those
     of its `changed` labels."""

@@ -19,14 +19,15 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping
-from typing import Callable, NamedTuple
+from typing import Callable
 
+from teleinforeader.record import Record
 from teleinforeader.tic import Frame
 
 log = logging.getLogger(__name__)
 
 
-class SinkStatus(NamedTuple):
+class SinkStatus(Record):
     alive: bool  # False once a worker thread has died: the daemon exits non-zero
     backlog: int  # frames accepted but not yet fully handled
     progress: int  # grows whenever the sink does work (the watchdog judges `alive`, not this)

@@ -12,7 +12,8 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+
+from teleinforeader.record import Record
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ FRIDGE_CYCLE = 2700.0  # seconds: 15 min on, 30 min off
 FRIDGE_ON = 900.0
 
 
-class Load(NamedTuple):
+class Load(Record):
     """The household at one instant."""
 
     active: tuple[float, ...]  # W drawn on each phase

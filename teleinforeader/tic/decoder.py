@@ -29,8 +29,8 @@ import operator
 from collections import Counter
 from datetime import datetime
 from itertools import compress, count
-from typing import NamedTuple
 
+from teleinforeader.record import Record
 from teleinforeader.tic.frame import Frame, Rejection
 from teleinforeader.tic.groups import DUPLICATE, MALFORMED, Group, GroupResult, parse_group
 from teleinforeader.tic.labels import HISTORIC, STANDARD
@@ -53,7 +53,7 @@ _HORODATE = operator.itemgetter(1)
 _serials = count(1)  # the frames' serial numbers, unique in the process
 
 
-class _Layout(NamedTuple):
+class _Layout(Record):
     """The last frame that came as a clean run of valid groups of known labels: what the next
     frame, most of whose groups are the same bytes, is built from."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import datetime, timedelta, timezone
-from typing import NamedTuple, Union
+from typing import Union
 
+from teleinforeader.record import Record
 from teleinforeader.tic.labels import HISTORIC, LABELS, LabelSpec
 from teleinforeader.tic.stge import Stge
 
@@ -22,7 +23,7 @@ _OFFSETS = {"H": "+01:00", "h": "+01:00", "E": "+02:00", "e": "+02:00"}
 Typed = Union[int, str]
 
 
-class Rejection(NamedTuple):
+class Rejection(Record):
     """A group the decoder refused, and why (`reason`: one of the reasons in `tic/groups.py`)."""
 
     reason: str
@@ -30,7 +31,7 @@ class Rejection(NamedTuple):
     raw: bytes
 
 
-class Horodate(NamedTuple):
+class Horodate(Record):
     """A standard-mode timestamp: `SYYMMDDhhmmss` with S the season letter."""
 
     raw: str

@@ -12,8 +12,9 @@ moving indexes), and a dictionary hit is an order of magnitude cheaper than a pa
 from __future__ import annotations
 
 from datetime import date
-from typing import NamedTuple, Union
+from typing import Union
 
+from teleinforeader.record import Record
 from teleinforeader.tic.labels import HISTORIC, HORODATE_RE, LABEL_RE, LABELS, STANDARD
 
 MAX_GROUP = 128  # the longest standard group (PJOURF+1) is 111 bytes
@@ -34,14 +35,14 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 _ALLOWED = {HISTORIC: _PRINTABLE, STANDARD: _PRINTABLE + b"\t"}
 
 
-class Group(NamedTuple):
+class Group(Record):
     label: str
     value: str
     horodate: str | None
     known: bool
 
 
-class Refused(NamedTuple):
+class Refused(Record):
     reason: str
     label: str | None
 

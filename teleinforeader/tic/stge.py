@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from teleinforeader.record import Record
 
 BREAKING_DEVICE = (
     "closed",
@@ -18,7 +18,7 @@ CPL_STATUS = ("New/Unlock", "New/Lock", "Registered", "unused")
 TEMPO_COLOURS = ("none", "blue", "white", "red")
 
 
-class Stge(NamedTuple):
+class Stge(Record):
     value: int
     dry_contact_open: bool
     breaking_device: str

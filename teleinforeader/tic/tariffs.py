@@ -11,8 +11,7 @@ Assistant's `off_peak`) translates these, it does not derive them again.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from teleinforeader.record import Record
 from teleinforeader.tic.frame import Frame
 from teleinforeader.tic.labels import HISTORIC, INDEX, LABELS, STANDARD
 
@@ -63,7 +62,7 @@ STANDARD_TOTAL = "EAST"
 INSTANT_POWER = {HISTORIC: ("PAPP",), STANDARD: ("SINSTS", "SINST1")}
 
 
-class Period(NamedTuple):
+class Period(Record):
     """The tariff period now: the index it drives and its name as the meter gives it."""
 
     index: str | None  # the label of the index counting now (HCHC, EASF02), None if unknown

@@ -28,8 +28,9 @@ mode none of the ten: TeleInfoMonitor shows nothing for them.
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple, Union
+from typing import Callable, Union
 
+from teleinforeader.record import Record
 from teleinforeader.tic.frame import Frame
 from teleinforeader.tic.labels import HISTORIC
 from teleinforeader.tic.tariffs import (
@@ -57,7 +58,7 @@ WIDTHS = {"ISOUSC": 2, "BASE": 9, "IINST": 3, "IMAX": 3, "PAPP": 5}
 Value = Union[int, str]
 
 
-class Source(NamedTuple):
+class Source(Record):
     """Where one of the ten labels comes from."""
 
     rule: str  # in words, as README's table says it

@@ -5,12 +5,12 @@ real process's `-X importtime` report, which lists every module as it is importe
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -35,7 +35,7 @@ NOT_AT_START = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def silent_line() -> Iterator[str]:
     """A serial device on which no meter speaks (the master end never writes)."""
     master, slave = os.openpty()
@@ -53,18 +53,19 @@ def imported_modules(report: str) -> list[str]:
     ]
 
 
-def test_the_daemon_starts_without_the_modules_it_has_no_use_for(
-    tmp_path: Path, silent_line: str
-) -> None:
-    config = tmp_path / "teleinforeader.toml"
+@pytest.fixture(scope="module")
+def start_modules(tmp_path_factory: pytest.TempPathFactory, silent_line: str) -> list[str]:
+    """The modules a start as installed imports before READY=1, in import order."""
+    directory = tmp_path_factory.mktemp("start")
+    config = directory / "teleinforeader.toml"
     config.write_text(
         f'[source]\ntype = "serial"\ndevice = "{silent_line}"\n'
         f'[database]\nbackend = "sqlite"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {free_port()}\n'
         f'[http]\nhost = "127.0.0.1"\nport = {free_port()}\n'
-        f'[daemon]\nstate_directory = "{tmp_path / "state"}"\n'
+        f'[daemon]\nstate_directory = "{directory / "state"}"\n'
     )
-    notify = NotifySocket(tmp_path / "notify")
+    notify = NotifySocket(directory / "notify")
     process = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "teleinforeader", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -82,13 +83,37 @@ def test_the_daemon_starts_without_the_modules_it_has_no_use_for(
             process.communicate()
         notify.close()
     assert process.returncode == 0, report[-2000:]
-    before_ready = report.split("ready: the sinks run")[0]
-    modules = imported_modules(before_ready)
+    modules = imported_modules(report.split("ready: the sinks run")[0])
     assert "teleinforeader.sinks.http.sink" in modules  # the report is the whole start
     assert "sqlite3" in modules
+    return modules
+
+
+def test_the_daemon_starts_without_the_modules_it_has_no_use_for(start_modules: list[str]) -> None:
     unwanted = {
         name: why
         for name, why in NOT_AT_START.items()
-        if name in modules or f"teleinforeader.{name}" in modules
+        if name in start_modules or f"teleinforeader.{name}" in start_modules
     }
     assert unwanted == {}, f"imported before READY=1 (module: what brought it in): {unwanted}"
+
+
+def test_the_daemon_s_start_defines_no_namedtuple(start_modules: list[str]) -> None:
+    """Each namedtuple class compiles the source of its `__new__` (`typing.NamedTuple` goes
+    through `collections.namedtuple`): the package's records are `Record`s instead."""
+    namedtuples = {}
+    for name in start_modules:
+        if name.startswith("teleinforeader"):
+            module = importlib.import_module(name)
+            classes = [
+                thing.__name__
+                for thing in vars(module).values()
+                if isinstance(thing, type)
+                and issubclass(thing, tuple)
+                and hasattr(thing, "_make")
+                and thing.__module__ == name
+            ]
+            if classes:
+                namedtuples[name] = classes
+    assert "teleinforeader.tic.groups" in start_modules
+    assert namedtuples == {}, f"namedtuple classes defined before READY=1: {namedtuples}"

@@ -11,14 +11,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+from teleinforeader.record import Record
 from teleinforeader.sinks.database import migrations
 from teleinforeader.sinks.database.migrations import Dialect
 from teleinforeader.sinks.database.schema import TABLES, format_timestamp
 
 
-class TableStats(NamedTuple):
+class TableStats(Record):
     table: str
     rows: int
     first: object  # timestamp of the oldest row, None when empty

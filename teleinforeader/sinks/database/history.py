@@ -23,8 +23,9 @@ import contextlib
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
+from teleinforeader.record import Record
 from teleinforeader.sinks.database.backend import Backend
 from teleinforeader.sinks.database.schema import TABLES, Table, format_timestamp
 from teleinforeader.tic import HISTORIC
@@ -40,19 +41,19 @@ _WALL_SECONDS = {
 }
 
 
-class Meter(NamedTuple):
+class Meter(Record):
     mode: str
     meter: str  # its serial number (ADCO, ADSC)
 
 
-class PowerPoint(NamedTuple):
+class PowerPoint(Record):
     start: datetime  # local, naive: the start of the step
     mean: float
     peak: int
     rows: int
 
 
-class EnergyStep(NamedTuple):
+class EnergyStep(Record):
     start: datetime  # local, naive
     first: dict[str, int]  # the first index values stored in the step, by label
     energy: dict[str, int | None]  # Wh used in the step, by index label (empty: no rows)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Callable, NamedTuple
+from typing import Callable
 
+from teleinforeader.record import Record
 from teleinforeader.sinks.database.schema import (
     INTEGER,
     JSON_TEXT,
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 VERSION_TABLE = "schema_version"
 
 
-class Dialect(NamedTuple):
+class Dialect(Record):
     """What one SQL backend spells differently."""
 
     name: str
@@ -116,7 +117,7 @@ def version_table_sql(dialect: Dialect) -> str:
     )
 
 
-class Migration(NamedTuple):
+class Migration(Record):
     version: int
     description: str
     statements: Callable[[Dialect], list[str]]

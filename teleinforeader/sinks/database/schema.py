@@ -23,8 +23,9 @@ import json
 import socket
 from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Union
 
+from teleinforeader.record import Record
 from teleinforeader.tic import HISTORIC, STANDARD, Frame
 from teleinforeader.tic.labels import HISTORIC_LABELS, STANDARD_LABELS, LabelSpec
 
@@ -45,7 +46,7 @@ MAPPED_FROM_LENGTH = 32  # the longest meter kind of tic/teleinfomonitor.py is 2
 Value = Optional[Union[int, str]]
 
 
-class Column(NamedTuple):
+class Column(Record):
     name: str
     type: str
     length: int = 0  # TEXT only
@@ -54,7 +55,7 @@ class Column(NamedTuple):
     description: str = ""
 
 
-class Table(NamedTuple):
+class Table(Record):
     name: str
     mode: str
     columns: tuple[Column, ...]
@@ -173,7 +174,7 @@ def format_timestamp(moment: datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="microseconds")
 
 
-class _Plan(NamedTuple):
+class _Plan(Record):
     """Where each piece of a frame goes in its table's row."""
 
     template: tuple[Value, ...]  # the row with only the reader filled in

@@ -9,14 +9,14 @@ one line of text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
+from teleinforeader.record import Record
 from teleinforeader.sinks.base import SinkStatus
 from teleinforeader.sinks.http.views import age_seconds
 from teleinforeader.tic import Frame
 
 
-class Health(NamedTuple):
+class Health(Record):
     healthy: bool
     reason: str
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from teleinforeader import __version__
+from teleinforeader.record import Record
 from teleinforeader.sinks.base import SinkStatus
 from teleinforeader.sinks.http.views import age_seconds
 from teleinforeader.tic import LABELS, Frame
@@ -24,7 +24,7 @@ from teleinforeader.tic.tariffs import current_period, index_period
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class Family(NamedTuple):
+class Family(Record):
     name: str
     type: str  # counter | gauge
     help: str

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import NamedTuple
+
+from teleinforeader.record import Record
 
 MAX_HEAD = 8192  # bytes: request line and headers; browsers send well under 2 KiB
 MAX_HEADERS = 64
@@ -29,7 +30,7 @@ class HttpError(Exception):
         self.message = message
 
 
-class Request(NamedTuple):
+class Request(Record):
     method: str
     path: str  # decoded, without the query
     query: Mapping[str, str]  # the last value of each parameter
@@ -119,7 +120,7 @@ def parse_head(head: bytes) -> Request:
     )
 
 
-class Reply(NamedTuple):
+class Reply(Record):
     """What to answer one request; `encode` makes it bytes for that request (HEAD, keep-alive)."""
 
     status: HTTPStatus

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import NamedTuple, Union
+from typing import Union
 
+from teleinforeader.record import Record
 from teleinforeader.sinks import PipelineView
 from teleinforeader.sinks.database.history import Meter
 from teleinforeader.sinks.http import health, metrics
@@ -24,7 +25,7 @@ STREAM = "stream"
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
-class Deferred(NamedTuple):
+class Deferred(Record):
     job: Job
 
 

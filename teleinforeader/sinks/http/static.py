@@ -10,8 +10,8 @@ import gzip
 import hashlib
 from http import HTTPStatus
 from importlib import resources
-from typing import NamedTuple
 
+from teleinforeader.record import Record
 from teleinforeader.sinks.http.protocol import Reply, Request
 
 FILES = {
@@ -27,7 +27,7 @@ PAGE_POLICY = (
 )
 
 
-class _File(NamedTuple):
+class _File(Record):
     body: bytes
     compressed: bytes
     etag: str

@@ -17,15 +17,15 @@ reads an immutable `Snapshot`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
+from teleinforeader.record import Record
 from teleinforeader.tic import HISTORIC, LABELS, Frame
 from teleinforeader.tic.labels import INDEX
 
 OVERRUN_LABELS = frozenset({"ADIR1", "ADIR2", "ADIR3"})
 
 
-class Snapshot(NamedTuple):
+class Snapshot(Record):
     """One meter's picture at one moment: read-only, safe to hand to another thread."""
 
     serial: str

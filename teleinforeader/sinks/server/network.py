@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import selectors
 import socket
-from typing import NamedTuple
+
+from teleinforeader.record import Record
 
 LISTEN_BACKLOG = 128  # at least; a full accept queue makes a connecting client wait a second
 # A silent peer (unplugged laptop, sleeping phone) is noticed after about two minutes.
@@ -64,7 +65,7 @@ def _is_unspecified(address: str) -> bool:
 LISTENER, WAKE = object(), object()
 
 
-class Listening(NamedTuple):
+class Listening(Record):
     listener: socket.socket
     address: tuple[str, int]
     selector: selectors.BaseSelector

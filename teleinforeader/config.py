@@ -263,12 +263,13 @@ _ESCAPES = {
 }
 
 
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+# Patterns for errors and check-config only: `re` compiles them on first use, not at every start.
+_NEEDS_ESCAPE = r'["\\\x00-\x1f\x7f]'
 
 
 def _toml_string(text: str) -> str:
     """A TOML basic string: always one line, whatever `text` holds."""
-    return '"' + _NEEDS_ESCAPE.sub(lambda match: _escape(match.group()), text) + '"'
+    return '"' + re.sub(_NEEDS_ESCAPE, lambda match: _escape(match.group()), text) + '"'
 
 
 def _escape(char: str) -> str:
@@ -513,7 +514,7 @@ SECTION_CHECKS: dict[str, Callable[[Any, str], Any]] = {
 
 # --- the file ----------------------------------------------------------------------------------
 
-_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?P<position>[^()]*)\)$", re.DOTALL)
+_TOML_POSITION = r"^(?P<message>.*) \(at (?P<position>[^()]*)\)$"  # compiled on first use
 
 
 def _read_toml(path: StrPath) -> dict[str, Any]:
@@ -533,7 +534,7 @@ def _read_toml(path: StrPath) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        match = _TOML_POSITION.match(str(error))
+        match = re.match(_TOML_POSITION, str(error), re.DOTALL)
         message, position = match.group("message", "position") if match else (str(error), "")
         where = f"{position}: " if position else ""
         raise ConfigError(f"{source}: {where}invalid TOML: {message}") from None

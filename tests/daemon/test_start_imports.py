@@ -31,6 +31,7 @@ NOT_AT_START = {
     "urllib.parse": "pathlib, and the web server's request parsing",
     "ipaddress": "urllib.parse, and an empty allow list",
     "encodings.idna": "getaddrinfo with the listening host as str",
+    "http": "the web server's statuses (http.HTTPStatus)",
     "tic.teleinfomonitor": "the database schema, with [database] teleinfomonitor off",
 }
 

@@ -8,12 +8,14 @@ import json
 import socket
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from http import HTTPStatus
 from typing import Callable
 
 import pytest
 
 from teleinforeader.settings import HttpSettings
 from teleinforeader.sinks import PipelineView
+from teleinforeader.sinks.http.protocol import PHRASES, Status
 from teleinforeader.sinks.http.sink import HttpSink
 from teleinforeader.sinks.http.static import FILES
 from teleinforeader.tic import Frame, decode
@@ -214,3 +216,13 @@ def test_a_stream_that_stops_reading_is_dropped_and_the_others_go_on(start: Star
     assert read_events(reader, 1)[0]["power"]["value"] == 6001
     stalled.close()
     reader.close()
+
+
+def test_each_status_is_http_s_own_number_and_words() -> None:
+    """`Status` stands for the members of `http.HTTPStatus` the server answers with (that enum
+    costs every start some sixty members to build)."""
+    statuses = {name: value for name, value in vars(Status).items() if name.isupper()}
+    assert statuses == {name: HTTPStatus[name].value for name in statuses}
+    assert set(PHRASES) == set(statuses.values())
+    for value, phrase in PHRASES.items():  # 413 is "Content Too Large" from Python 3.13 on
+        assert phrase == HTTPStatus(value).phrase or value == Status.REQUEST_ENTITY_TOO_LARGE

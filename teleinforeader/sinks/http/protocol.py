@@ -11,7 +11,6 @@ before hanging up, so that a peer can neither make us buffer without bound nor m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 
 from teleinforeader.record import Record
 
@@ -21,10 +20,38 @@ METHODS = ("GET", "HEAD")
 _SERVER = b"teleinforeader"
 
 
+class Status:
+    """The statuses this server answers with, as plain ints: `http.HTTPStatus` builds an enum of
+    some sixty members at import, some 3 million instructions of every start."""
+
+    OK = 200
+    NOT_MODIFIED = 304
+    BAD_REQUEST = 400
+    FORBIDDEN = 403
+    NOT_FOUND = 404
+    METHOD_NOT_ALLOWED = 405
+    REQUEST_ENTITY_TOO_LARGE = 413
+    REQUEST_HEADER_FIELDS_TOO_LARGE = 431
+    SERVICE_UNAVAILABLE = 503
+
+
+PHRASES = {  # as http.HTTPStatus words them
+    Status.OK: "OK",
+    Status.NOT_MODIFIED: "Not Modified",
+    Status.BAD_REQUEST: "Bad Request",
+    Status.FORBIDDEN: "Forbidden",
+    Status.NOT_FOUND: "Not Found",
+    Status.METHOD_NOT_ALLOWED: "Method Not Allowed",
+    Status.REQUEST_ENTITY_TOO_LARGE: "Request Entity Too Large",
+    Status.REQUEST_HEADER_FIELDS_TOO_LARGE: "Request Header Fields Too Large",
+    Status.SERVICE_UNAVAILABLE: "Service Unavailable",
+}
+
+
 class HttpError(Exception):
     """A request we will not serve: answer `status` with `message`, then close."""
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -66,12 +93,10 @@ class RequestReader:
                 end, size = at, at + len(mark)
         if end < 0:
             if len(buffer) > MAX_HEAD:
-                raise HttpError(
-                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large"
-                )
+                raise HttpError(Status.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
             return None
         if size > MAX_HEAD:
-            raise HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
+            raise HttpError(Status.REQUEST_HEADER_FIELDS_TOO_LARGE, "request head too large")
         head = bytes(buffer[:end])
         del buffer[:size]
         return parse_head(head)
@@ -82,28 +107,28 @@ def parse_head(head: bytes) -> Request:
     try:
         text = head.decode("ascii")
     except UnicodeDecodeError:
-        raise HttpError(HTTPStatus.BAD_REQUEST, "request head is not ASCII") from None
+        raise HttpError(Status.BAD_REQUEST, "request head is not ASCII") from None
     lines = text.replace("\r\n", "\n").split("\n")
     while lines and not lines[0]:  # RFC 9112: ignore blank lines before the request line
         lines.pop(0)
     parts = lines[0].split(" ") if lines else []
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
+        raise HttpError(Status.BAD_REQUEST, "malformed request line")
     method, target, version = parts
     if len(lines) - 1 > MAX_HEADERS:
-        raise HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
+        raise HttpError(Status.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip():
-            raise HttpError(HTTPStatus.BAD_REQUEST, "malformed header line")
+            raise HttpError(Status.BAD_REQUEST, "malformed header line")
         headers[name.lower()] = value.strip()
     if method not in METHODS:
-        raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not served: read-only")
+        raise HttpError(Status.METHOD_NOT_ALLOWED, f"{method} is not served: read-only")
     if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
-        raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "a request body is not accepted")
+        raise HttpError(Status.REQUEST_ENTITY_TOO_LARGE, "a request body is not accepted")
     if not target.startswith("/"):
-        raise HttpError(HTTPStatus.BAD_REQUEST, "the target must be a path")
+        raise HttpError(Status.BAD_REQUEST, "the target must be a path")
     # Imported by the first request, not at start-up: with `ipaddress`, which it loads, a cost
     # a Pi Zero pays at every start otherwise, for a page that may never be asked for.
     from urllib.parse import parse_qsl, unquote, urlsplit
@@ -123,7 +148,7 @@ def parse_head(head: bytes) -> Request:
 class Reply(Record):
     """What to answer one request; `encode` makes it bytes for that request (HEAD, keep-alive)."""
 
-    status: HTTPStatus
+    status: int
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
@@ -140,7 +165,7 @@ class Reply(Record):
 
 
 def response(
-    status: HTTPStatus,
+    status: int,
     body: bytes,
     content_type: str,
     *,
@@ -150,7 +175,7 @@ def response(
 ) -> bytes:
     """A whole response with its Content-Length; HEAD gets the same head and no body."""
     lines = [
-        f"HTTP/1.1 {status.value} {status.phrase}",
+        f"HTTP/1.1 {status} {PHRASES[status]}",
         f"Content-Type: {content_type}",
         f"Content-Length: {len(body)}",
         "Connection: keep-alive" if keep_alive else "Connection: close",
@@ -176,10 +201,10 @@ def stream_head(content_type: str, headers: Iterable[tuple[str, str]] = ()) -> b
 
 def error_response(error: HttpError, head_only: bool = False) -> bytes:
     """The plain-text answer to a refused request; the connection closes after it."""
-    extra = [("Allow", ", ".join(METHODS))] if error.status == HTTPStatus.METHOD_NOT_ALLOWED else []
+    extra = [("Allow", ", ".join(METHODS))] if error.status == Status.METHOD_NOT_ALLOWED else []
     return response(
         error.status,
-        f"{error.status.value} {error.status.phrase}: {error.message}\n".encode(),
+        f"{error.status} {PHRASES[error.status]}: {error.message}\n".encode(),
         "text/plain; charset=utf-8",
         keep_alive=False,
         head_only=head_only,

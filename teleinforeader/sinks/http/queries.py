@@ -14,7 +14,6 @@ import math
 import queue
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from http import HTTPStatus
 from typing import Callable
 
 from teleinforeader.sinks.base import Worker
@@ -26,7 +25,7 @@ from teleinforeader.sinks.database.history import (
     align,
     steps_between,
 )
-from teleinforeader.sinks.http.protocol import Reply
+from teleinforeader.sinks.http.protocol import Reply, Status
 from teleinforeader.tic.tariffs import INSTANT_POWER, energy_indexes, index_period
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class BadRequestError(ValueError):
     """A parameter out of its bounds: answered 400 with the message."""
 
 
-def json_reply(status: HTTPStatus, document: object) -> Reply:
+def json_reply(status: int, document: object) -> Reply:
     return Reply(
         status, (_encode(document) + "\n").encode(), JSON, (("Cache-Control", "no-store"),)
     )
@@ -108,7 +107,7 @@ class QueryWorker:
                     self.errors += 1
                     log.warning("history query failed: %s", exc)
                     answer = json_reply(
-                        HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"database unavailable: {exc}"}
+                        Status.SERVICE_UNAVAILABLE, {"error": f"database unavailable: {exc}"}
                     )
                 self._done(token, answer)
         finally:
@@ -150,10 +149,10 @@ def history_job(query: Mapping[str, str], hint: Meter | None) -> Job:
             document: dict[str, object] = {"series": series, "meter": None, "step": step}
             document.update(_span(start, end))
             document["points" if series == "power" else "steps"] = []
-            return json_reply(HTTPStatus.OK, document)
+            return json_reply(Status.OK, document)
         if series == "power":
-            return json_reply(HTTPStatus.OK, _power(history, meter, start, end, step))
-        return json_reply(HTTPStatus.OK, _energy(history, meter, start, end, step))
+            return json_reply(Status.OK, _power(history, meter, start, end, step))
+        return json_reply(Status.OK, _energy(history, meter, start, end, step))
 
     return job
 

@@ -7,14 +7,13 @@ live stream (`STREAM`) or a history job for the query thread (`Deferred`). See d
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Union
 
 from teleinforeader.record import Record
 from teleinforeader.sinks import PipelineView
 from teleinforeader.sinks.database.history import Meter
 from teleinforeader.sinks.http import health, metrics
-from teleinforeader.sinks.http.protocol import Reply, Request
+from teleinforeader.sinks.http.protocol import Reply, Request, Status
 from teleinforeader.sinks.http.queries import BadRequestError, Job, history_job, json_reply
 from teleinforeader.sinks.http.static import StaticFiles
 from teleinforeader.sinks.http.views import daemon_status, reading
@@ -61,27 +60,27 @@ class Routes:
             return STREAM
         if path == "/api/v1/latest":
             if latest is None:
-                return json_reply(HTTPStatus.NOT_FOUND, {"error": "no frame received yet"})
-            return json_reply(HTTPStatus.OK, reading(latest))
+                return json_reply(Status.NOT_FOUND, {"error": "no frame received yet"})
+            return json_reply(Status.OK, reading(latest))
         if path == "/api/v1/status":
-            return json_reply(HTTPStatus.OK, self.status(latest))
+            return json_reply(Status.OK, self.status(latest))
         if path == "/api/v1/history":
             return self._history(request, latest)
         if path == "/metrics":
             body = metrics.render(
                 latest, self.pipeline.counters(), self.pipeline.sink_statuses(), self.started
             )
-            return Reply(HTTPStatus.OK, body, metrics.CONTENT_TYPE)
+            return Reply(Status.OK, body, metrics.CONTENT_TYPE)
         if path == "/healthz":
             verdict = health.judge(latest, self.pipeline.sink_statuses(), self.silence_timeout)
-            status = HTTPStatus.OK if verdict.healthy else HTTPStatus.SERVICE_UNAVAILABLE
+            status = Status.OK if verdict.healthy else Status.SERVICE_UNAVAILABLE
             return Reply(
                 status,
                 f"{verdict.reason}\n".encode(),
                 "text/plain; charset=utf-8",
                 (("Cache-Control", "no-store"),),
             )
-        return json_reply(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
+        return json_reply(Status.NOT_FOUND, {"error": f"no such page: {path}"})
 
     def status(self, latest: Frame | None) -> dict[str, object]:
         document = daemon_status(
@@ -95,7 +94,7 @@ class Routes:
     def _history(self, request: Request, latest: Frame | None) -> Answer:
         if not self.history:
             return json_reply(
-                HTTPStatus.SERVICE_UNAVAILABLE,
+                Status.SERVICE_UNAVAILABLE,
                 {"error": 'no history: [database] backend = "none"'},
             )
         hint = None
@@ -104,4 +103,4 @@ class Routes:
         try:
             return Deferred(history_job(request.query, hint))
         except BadRequestError as error:
-            return json_reply(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+            return json_reply(Status.BAD_REQUEST, {"error": str(error)})

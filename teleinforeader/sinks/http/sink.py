@@ -23,7 +23,6 @@ import socket
 import time
 from collections import deque
 from functools import partial
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Callable
 
 from teleinforeader.allowlist import AllowList
@@ -36,6 +35,7 @@ from teleinforeader.sinks.http.protocol import (
     HttpError,
     Reply,
     Request,
+    Status,
     error_response,
     stream_head,
 )
@@ -194,16 +194,16 @@ class HttpSink(Sink):
             self._counters["connects"] += 1
             address = format_peer(peer)
             if not self._allow.permits(peer[0]):
-                self._refuse(sock, address, HTTPStatus.FORBIDDEN, "address not allowed")
+                self._refuse(sock, address, Status.FORBIDDEN, "address not allowed")
             elif len(self._connections) >= self.settings.max_clients:
-                self._refuse(sock, address, HTTPStatus.SERVICE_UNAVAILABLE, "too many clients")
+                self._refuse(sock, address, Status.SERVICE_UNAVAILABLE, "too many clients")
             else:
                 configure_client(sock)
                 connection = Connection(sock, address, time.monotonic() + self.keep_alive)
                 self._connections[sock.fileno()] = connection
                 self._selector.register(sock, _READ, connection)  # type: ignore[union-attr]
 
-    def _refuse(self, sock: socket.socket, address: str, status: HTTPStatus, why: str) -> None:
+    def _refuse(self, sock: socket.socket, address: str, status: int, why: str) -> None:
         self._counters["refused"] += 1
         log.info("refused %s: %s", address, why)
         sock.setblocking(False)
@@ -258,7 +258,7 @@ class HttpSink(Sink):
                 connection.waiting = True
             else:
                 self._counters["history_busy"] += 1
-                busy = json_reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "history busy"})
+                busy = json_reply(Status.SERVICE_UNAVAILABLE, {"error": "history busy"})
                 self._reply(connection, request, busy)
         else:
             assert isinstance(answer, Reply)

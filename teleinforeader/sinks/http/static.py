@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from http import HTTPStatus
 from importlib import resources
 
 from teleinforeader.record import Record
-from teleinforeader.sinks.http.protocol import Reply, Request
+from teleinforeader.sinks.http.protocol import Reply, Request, Status
 
 FILES = {
     "index.html": "text/html; charset=utf-8",
@@ -59,11 +58,11 @@ class StaticFiles:
             headers.append(("Content-Security-Policy", PAGE_POLICY))
             headers.append(("Referrer-Policy", "no-referrer"))
         if request.headers.get("if-none-match") == file.etag:
-            return Reply(HTTPStatus.NOT_MODIFIED, b"", file.content_type, tuple(headers))
+            return Reply(Status.NOT_MODIFIED, b"", file.content_type, tuple(headers))
         body = file.body
         if "gzip" in request.headers.get("accept-encoding", "") and len(file.compressed) < len(
             body
         ):
             body = file.compressed
             headers.append(("Content-Encoding", "gzip"))
-        return Reply(HTTPStatus.OK, body, file.content_type, tuple(headers))
+        return Reply(Status.OK, body, file.content_type, tuple(headers))

@@ -1,7 +1,7 @@
 """Records: tuples with named fields, as `typing.NamedTuple` makes them, at a plain class's cost.
 
 `typing.NamedTuple` builds each class through `collections.namedtuple`, which writes the source
-of the class's `__new__` and compiles it: about 0.6 million instructions a class, and the
+of the class's `__new__` and compiles it: about 0.8 million instructions a class, and the
 daemon defined twenty-two of them before READY=1. A `Record` is declared the same way (its
 annotated class attributes are its fields, in order; a value is a default, and the fields with
 one come last) and behaves the same wherever this package relies on it: a tuple (unpacking,

@@ -51,8 +51,8 @@ class PortReader:
         once), then take what came without waiting more; otherwise return as soon as a byte
         comes, with whatever came with it."""
         if pause > 0 and not self._waiting():
-            if self._sleep(min(pause, timeout)):
-                return b""
+            if self._sleep(min(pause, timeout)) or not self._waiting():
+                return b""  # stopped, or the line said nothing: not a port gone (see `rest`)
             return self._take()
         return self._block(timeout)
 

@@ -11,12 +11,13 @@ module needs to
 - ride out an unplugged adapter or a closed socket: log once, retry with exponential backoff
   (1 s doubling to 30 s), log when it is back. It never gives up and never spins.
 
-Reading costs a wake-up per frame or two, whatever the port's arrival pattern: in a frame, the
-reader sleeps until the rest of it is due at the line's speed (`FrameTimer`), then takes it in
-one read (`PortReader`); between frames it blocks until the next one begins. Idle costs nothing:
-every wait blocks in the kernel until the next deadline (the silence, or the next speed to try).
-`stop()` ends a read or a pause through a pipe (or pyserial's `cancel_read` where a port has no
-descriptor), and a backoff wait through an Event.
+Reading costs about a wake-up per frame, whatever the port's arrival pattern: after a frame,
+the reader sleeps until the next one is due whole at the line's speed, and in a frame until its
+rest is (`FrameTimer`, each pause counted from the read), then takes it in one read
+(`PortReader`); where frames are further apart it blocks until the next one begins. Idle costs
+nothing: every wait blocks in the kernel until the next deadline (the silence, or the next speed
+to try). `stop()` ends a read or a pause through a pipe (or pyserial's `cancel_read` where a
+port has no descriptor), and a backoff wait through an Event.
 
 While no sink needs a frame at once (the protocol's `patience`: no client, no browser), the
 reader rests instead, a few seconds at a time, and takes several frames in one read, each
@@ -44,7 +45,7 @@ import serial
 
 from teleinforeader.sources.base import ReaderProtocol, Source
 from teleinforeader.sources.devicepolicy import DevicePolicy, is_policy_refusal
-from teleinforeader.sources.frametimer import FrameTimer, byte_seconds
+from teleinforeader.sources.frametimer import MIN_TOPUP, FrameTimer, byte_seconds
 from teleinforeader.sources.pacing import BAUD_OF_MODE, HISTORIC_BAUD, STANDARD_BAUD
 from teleinforeader.sources.portreader import PortReader
 from teleinforeader.sources.resting import REST_BYTES, aged_pieces, rest_seconds
@@ -336,6 +337,8 @@ class SerialSource(Source):
                 deadline = min(deadline, next_speed_at)
             rest = self._rest_seconds(patience)
             pause = timer.pause()
+            if pause:  # due from the last read: what its frames cost since is not added to it
+                pause = max(pause - (time.monotonic() - now), min(pause, MIN_TOPUP))
             try:
                 if rest:
                     data = reader.rest(min(rest, deadline - now))

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -115,6 +116,14 @@ def probe(*args: str, **options) -> subprocess.CompletedProcess[str]:
     return run_command("probe", *args, *NO_CONFIG, **options)
 
 
+def valid_frames(result: subprocess.CompletedProcess[str]) -> int:
+    """The valid frames probe reports, none dropped. It stops once it has the frames asked for,
+    but a pty brings them faster than a line: its last read may have brought a few more."""
+    valid = re.search(r"^frames +(\d+) valid, 0 dropped$", result.stdout, re.MULTILINE)
+    assert valid, result.stdout
+    return int(valid[1])
+
+
 def advice(result: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith("advice:"))
 
@@ -128,7 +137,6 @@ def advice(result: subprocess.CompletedProcess[str]) -> str:
             [
                 "mode          historic",
                 "meter         021861348497, tariff option BBR(",
-                "frames        3 valid",
             ],
         ),
         (
@@ -138,7 +146,6 @@ def advice(result: subprocess.CompletedProcess[str]) -> str:
                 "9600 baud 7E1",
                 "mode          standard",
                 "meter         031664001115, tariff option H PLEINE/CREUSE",
-                "frames        2 valid",
             ],
         ),
     ],
@@ -150,6 +157,7 @@ def test_probe_finds_the_meter_and_reports_it(line, capture, options, expected):
     assert result.returncode == 0, result.stdout + result.stderr
     for text in expected:
         assert text in result.stdout
+    assert valid_frames(result) >= int(options[options.index("--frames") + 1])
     assert "checksum errors 0.0 %, format errors 0.0 %" in result.stdout
     assert "first frame   after" in result.stdout
     assert advice(result) == ""
@@ -179,7 +187,7 @@ def test_probe_notices_the_parity_bit_arriving_as_data(line):
     line.play([with_parity_bit(frame) for frame in frames_of(HISTORIC)])
     result = probe(line.path, "--frames", "2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "frames        2 valid" in result.stdout
+    assert valid_frames(result) >= 2
     assert "parity bit as data" in advice(result)
     assert "dtoverlay=disable-bt" in advice(result)
 

@@ -170,12 +170,25 @@ def test_an_idle_source_does_not_spin(historic_meter: PtyMeter) -> None:
     assert used < 0.5
 
 
-def test_bytes_that_come_one_at_a_time_wake_the_reader_a_few_times_a_frame() -> None:
-    """A UART without FIFO hands each byte over alone (here at 9600 baud's pace): the reader
-    sleeps until the rest of the frame is due, instead of waking for every byte."""
+def play(master: int, frames: list[bytes], arrival: int, gap: float, baud: int = 9600) -> None:
+    """Write `frames` on a pty's master as a line at `baud` hands them over: `arrival` bytes at a
+    time, each once its last byte would be in, `gap` seconds of silence between two frames."""
+    byte_time = 10 / baud
+    due = time.monotonic()
+    for frame in frames:
+        for start in range(0, len(frame), arrival):
+            chunk = frame[start : start + arrival]
+            due += len(chunk) * byte_time
+            time.sleep(max(due - time.monotonic(), 0))
+            os.write(master, chunk)
+        due += gap
+
+
+def reader_sleeps_for(frames: list[bytes], arrival: int, gap: float) -> int:
+    """How often the reader slept while a standard meter sent `frames` at 9600 baud; every
+    frame must reach the protocol, whole."""
     master, slave = os.openpty()
     tty.setraw(slave)
-    frames = [standard_frame(1_000 + n) for n in range(12)]
     protocol = DecodingProtocol("standard")
     source = SerialSource(os.ttyname(slave), mode="standard", **FAST)
     try:
@@ -184,21 +197,72 @@ def test_bytes_that_come_one_at_a_time_wake_the_reader_a_few_times_a_frame() -> 
             reader = running.thread.native_id
             assert reader is not None
             before = thread_sleeps(reader)
-            byte_time = 10 / 9600
-            due = time.monotonic()
-            for byte in b"".join(frames):
-                due += byte_time
-                time.sleep(max(due - time.monotonic(), 0))
-                os.write(master, bytes((byte,)))
+            play(master, frames, arrival, gap)
             wait_for(lambda: len(protocol.frames) == len(frames))
             woken = thread_sleeps(reader) - before
     finally:
         os.close(master)
         os.close(slave)
-    assert [frame["EAST"] for frame in protocol.frames] == [f"{1_000 + n:09d}" for n in range(12)]
+    assert [frame["EAST"] for frame in protocol.frames] == [
+        frame.split(b"EAST\t")[1][:9].decode() for frame in frames
+    ]
     assert protocol.decoder.stats.rejected_groups == 0
+    counters = source.counters()
+    assert counters["opens"] == 1 and counters["failures"] == 0, counters  # no port lost
+    return woken
+
+
+def test_bytes_that_come_one_at_a_time_wake_the_reader_a_few_times_a_frame() -> None:
+    """A UART without FIFO hands each byte over alone (here at 9600 baud's pace): the reader
+    sleeps until the rest of the frame is due, instead of waking for every byte."""
+    frames = [standard_frame(1_000 + n) for n in range(12)]
+    woken = reader_sleeps_for(frames, arrival=1, gap=0.0)
     # Once a byte would be len(frame) wake-ups a frame, about 120.
     assert woken <= 5 * len(frames), woken
+
+
+def test_after_a_frame_the_reader_sleeps_until_the_next_one_is_whole() -> None:
+    """A FIFO or a USB adapter hands bytes over by the dozen, and frames are a silence apart: the
+    reader need not wake for the first bytes of a frame, then again for its rest."""
+    frames = [standard_frame(2_000 + n) for n in range(24)]
+    woken = reader_sleeps_for(frames, arrival=64, gap=0.020)
+    # Blocking until each frame's first bytes, then sleeping for its rest: two a frame.
+    assert woken <= 1.5 * len(frames) + 4, woken
+
+
+def test_frames_further_apart_than_a_silence_cost_no_delay_and_no_frame() -> None:
+    """A line that pauses between frames: the reader finds no frame where it expected one, which
+    is a quiet line, not a lost port (a tty opened by pyserial reads 0 bytes when none wait, as
+    a device that is gone does), and goes back to blocking until each frame's first byte."""
+    frames = [standard_frame(3_000 + n) for n in range(8)]
+    woken = reader_sleeps_for(frames, arrival=64, gap=0.3)
+    assert woken <= 2 * len(frames) + 6, woken  # as when blocking for each frame, and learning
+
+
+def test_a_frame_that_stops_halfway_is_a_quiet_line_not_a_lost_port() -> None:
+    """The reader sleeps for the rest of a frame that never comes (the meter unplugged
+    mid-frame): a tty opened by pyserial then reads 0 bytes, as a device that is gone does."""
+    frames = [standard_frame(4_000 + n) for n in range(4)]
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    protocol = DecodingProtocol("standard")
+    source = SerialSource(os.ttyname(slave), mode="standard", **FAST)
+    try:
+        with SourceThread(source, protocol):
+            wait_for(lambda: source.ready)
+            play(master, frames[:2], arrival=64, gap=0.02)
+            wait_for(lambda: len(protocol.frames) == 2)
+            os.write(master, frames[2][:40])  # then nothing for several of the rest's pauses
+            time.sleep(1.0)
+            play(master, frames[3:], arrival=64, gap=0.02)
+            wait_for(lambda: len(protocol.frames) == 3)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert [frame["EAST"] for frame in protocol.frames] == ["000004000", "000004001", "000004003"]
+    counters = source.counters()
+    assert counters["opens"] == 1 and counters["failures"] == 0, counters
+    assert protocol.losses == [None]  # the stop, no lost port
 
 
 def test_unplugged_adapter_is_retried_and_comes_back(

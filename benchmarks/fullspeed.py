@@ -27,7 +27,7 @@ from itertools import islice
 from pathlib import Path
 
 from benchmarks.common import machine, print_table
-from benchmarks.process import Daemon, free_port, write_config
+from benchmarks.process import Daemon, Launch, free_port, write_config
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.sources.simulator import Simulator
@@ -77,7 +77,13 @@ class Reader(threading.Thread):
                 self.received += len(data)
 
 
-def full_speed(directory: Path, mode: str, frames: Sequence[bytes], clients: int = 0) -> float:
+def full_speed(
+    directory: Path,
+    mode: str,
+    frames: Sequence[bytes],
+    clients: int = 0,
+    launch: Launch | None = None,
+) -> float:
     """CPU µs per frame of the daemon replaying `frames` in a loop as fast as it can, with
     `clients` TCP clients reading every line: what the frames cost when no wake-up is needed
     for them. Measured between two frame counts of its STATUS= lines, each taken with the
@@ -87,7 +93,7 @@ def full_speed(directory: Path, mode: str, frames: Sequence[bytes], clients: int
     capture.write_bytes(b"".join(frames))
     port = free_port()
     config = daemon_config(directory, capture, mode, port)
-    daemon = Daemon(directory, config, watchdog_usec=PROGRESS_WATCHDOG_USEC)
+    daemon = Daemon(directory, config, watchdog_usec=PROGRESS_WATCHDOG_USEC, **(launch or {}))
     readers: list[Reader] = []
     try:
         daemon.seconds_to_ready()

@@ -39,10 +39,15 @@ A third table gives what the database's commits cost at the line's pace (the his
 client): each commit is an fsync, and with the installed `flush_interval` (2 s) every stored row
 is its own. Committing every 10 or 30 s instead batches the rows of that time, at the price of
 what a power cut may lose.
+
+`--against REVISION` measures the daemon of another commit first, with the same frames, line
+and sinks (`git archive` of it, built and installed as `benchmarks.startup` does it), then this
+checkout's, in one run: the main table before and after, without the other two.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -58,7 +63,8 @@ from typing import NamedTuple
 
 from benchmarks.common import machine, print_table
 from benchmarks.fullspeed import full_speed
-from benchmarks.process import Daemon, free_port, write_config
+from benchmarks.process import Daemon, Launch, free_port, write_config
+from benchmarks.startup import build_wheel, install
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
 from teleinforeader.settings import DatabaseSettings
@@ -178,14 +184,29 @@ def _write_all(fd: int, data: bytes) -> None:
 class Bench:
     """One daemon on a fresh pty and state directory."""
 
-    def __init__(self, directory: Path, mode: str, flush_interval: float = DEFAULT_FLUSH) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        mode: str,
+        flush_interval: float = DEFAULT_FLUSH,
+        launch: Launch | None = None,
+    ) -> None:
         directory.mkdir()
+        self.mode = mode
         self.master, self.slave = os.openpty()
         self.port = free_port()
         source = f'type = "serial"\ndevice = "{os.ttyname(self.slave)}"'
         config = linepace_config(directory, source, mode, self.port, flush_interval)
-        self.daemon = Daemon(directory, config, watchdog_usec=UNIT_WATCHDOG_USEC)
+        self.daemon = Daemon(directory, config, watchdog_usec=UNIT_WATCHDOG_USEC, **(launch or {}))
         self.daemon.seconds_to_ready()
+
+    def play(self, frames: Sequence[bytes], arrival: int) -> tuple[int, LineFeeder]:
+        """Start playing `frames` on the line, `arrival` bytes at a time; (the daemon's reader
+        thread, the feeder)."""
+        reader = _reader_thread(self.daemon)
+        feeder = LineFeeder(self.master, frames, BAUD_OF_MODE[self.mode], arrival)
+        feeder.start()
+        return reader, feeder
 
     def connect(self) -> LineClient:
         deadline = time.monotonic() + TIMEOUT
@@ -236,20 +257,17 @@ def _reader_thread(daemon: Daemon) -> int:
 
 
 def paced(
-    directory: Path, mode: str, frames: Sequence[bytes], arrival: int
+    directory: Path, mode: str, frames: Sequence[bytes], arrival: int, launch: Launch | None = None
 ) -> tuple[Window, Window, list[float]]:
     """(no client, one client, the client's latencies in seconds)."""
     quiet_end = WARMUP + MEASURED
     listened_from = quiet_end + SETTLED
-    bench = Bench(directory, mode)
+    bench = Bench(directory, mode, launch=launch)
     try:
-        daemon = bench.daemon
-        reader = _reader_thread(daemon)
-        feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], arrival)
-        feeder.start()
-        quiet = _window(daemon, reader, feeder, WARMUP, quiet_end)
+        reader, feeder = bench.play(frames, arrival)
+        quiet = _window(bench.daemon, reader, feeder, WARMUP, quiet_end)
         client = bench.connect()
-        listened = _window(daemon, reader, feeder, listened_from, len(frames))
+        listened = _window(bench.daemon, reader, feeder, listened_from, len(frames))
         feeder.join()
     finally:
         bench.close()
@@ -262,9 +280,7 @@ def committed_less_often(
     """The daemon with no client, committing every `flush_interval` seconds."""
     bench = Bench(directory, mode, flush_interval)
     try:
-        reader = _reader_thread(bench.daemon)
-        feeder = LineFeeder(bench.master, frames, BAUD_OF_MODE[mode], FLUSH_ARRIVAL)
-        feeder.start()
+        reader, feeder = bench.play(frames, FLUSH_ARRIVAL)
         window = _window(bench.daemon, reader, feeder, WARMUP, len(frames))
         feeder.join()
     finally:
@@ -302,9 +318,9 @@ def _percentile(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
-def floor(frames: Sequence[bytes]) -> tuple[float, float]:
+def floor_of(frames: Sequence[bytes]) -> tuple[float, float, float]:
     """Median thread CPU µs to decode, guard and encode one frame: back to back, and each after
-    ASLEEP seconds asleep."""
+    ASLEEP seconds asleep, and their ratio."""
     decoder, guard = Decoder(), PlausibilityGuard()
 
     def cost(raw: bytes) -> float:
@@ -320,7 +336,8 @@ def floor(frames: Sequence[bytes]) -> tuple[float, float]:
     for raw in frames[hot_count : hot_count + FLOOR_FRAMES]:
         time.sleep(ASLEEP)
         cold.append(cost(raw))
-    return statistics.median(hot[FLOOR_FRAMES:]), statistics.median(cold)
+    hot_median, cold_median = statistics.median(hot[FLOOR_FRAMES:]), statistics.median(cold)
+    return hot_median, cold_median, cold_median / hot_median
 
 
 def commit_intervals(directory: Path, frames: Sequence[bytes], mode: str) -> None:
@@ -356,71 +373,102 @@ def commit_intervals(directory: Path, frames: Sequence[bytes], mode: str) -> Non
     )
 
 
-def main() -> None:
+def line_frames() -> list[tuple[str, str, list[bytes]]]:
+    """(name, mode, frames) of each line a simulated meter plays."""
+    lines = []
+    for name, profile in LINES:
+        simulator = Simulator(profile)
+        lines.append(
+            (name, simulator.profile.mode, list(islice(simulator.frames(), FULL_SPEED_FRAMES)))
+        )
+    return lines
+
+
+def paced_rows(
+    directory: Path, lines: Sequence[tuple[str, str, list[bytes]]], launch: Launch | None
+) -> list[tuple[object, ...]]:
+    """The main table's rows: each line at full speed, then at each arrival size."""
+    directory.mkdir()
     rows: list[tuple[object, ...]] = []
-    floors: list[tuple[object, ...]] = []
     paced_frames = WARMUP + 2 * MEASURED + SETTLED
+    for name, mode, frames in lines:
+        fast = full_speed(directory / f"{name}-fast", mode, frames, launch=launch)
+        rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", "", "", ""))
+        for arrival in ARRIVALS:
+            quiet, listened, latencies = paced(
+                directory / f"{name}-{arrival}", mode, frames[:paced_frames], arrival, launch
+            )
+            rows.append(
+                (
+                    name,
+                    arrival,
+                    quiet.cpu_us,
+                    quiet.cpu_us / fast,
+                    quiet.database_us,
+                    (quiet.cpu_us - quiet.database_us) / fast,
+                    f"{quiet.reader_sleeps:.1f}",
+                    f"{quiet.all_sleeps:.1f}",
+                    listened.cpu_us,
+                    listened.cpu_us / fast,
+                    f"{listened.all_sleeps:.1f}",
+                    f"{_percentile(latencies, 50) * 1000:.1f}",
+                    f"{_percentile(latencies, 99) * 1000:.1f}",
+                )
+            )
+    return rows
+
+
+PACED_HEADER = [
+    "line",
+    "bytes/arrival",
+    "CPU µs/frame",
+    "x full speed",
+    "of it, database writer µs",
+    "x full speed, the rest",
+    "reader sleeps/frame",
+    "all sleeps/frame",
+    "1 client: CPU µs/frame",
+    "x full speed",
+    "all sleeps/frame",
+    "latency p50 ms",
+    "p99 ms",
+]
+
+
+def main(against: str | None = None) -> None:
+    lines = line_frames()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for name, profile in LINES:
-            simulator = Simulator(profile)
-            mode = simulator.profile.mode
-            frames = list(islice(simulator.frames(), FULL_SPEED_FRAMES))
-            fast = full_speed(directory / f"{profile}-fast", mode, frames)
-            hot, cold = floor(frames)
-            floors.append((name, hot, cold, cold / hot))
-            if profile == LINES[0][1]:
-                commit_intervals(directory, frames, mode)
-            rows.append((name, "full speed", fast, 1.0, "", "", "", "", "", "", "", "", ""))
-            for arrival in ARRIVALS:
-                quiet, listened, latencies = paced(
-                    directory / f"{profile}-{arrival}", mode, frames[:paced_frames], arrival
-                )
-                rows.append(
-                    (
-                        name,
-                        arrival,
-                        quiet.cpu_us,
-                        quiet.cpu_us / fast,
-                        quiet.database_us,
-                        (quiet.cpu_us - quiet.database_us) / fast,
-                        f"{quiet.reader_sleeps:.1f}",
-                        f"{quiet.all_sleeps:.1f}",
-                        listened.cpu_us,
-                        listened.cpu_us / fast,
-                        f"{listened.all_sleeps:.1f}",
-                        f"{_percentile(latencies, 50) * 1000:.1f}",
-                        f"{_percentile(latencies, 99) * 1000:.1f}",
-                    )
-                )
-    print_table(
-        f"At the line's pace: a pty at 1200 (historic) or 9600 (standard) baud, SQLite every 5 s; "
-        f"{MEASURED} frames with no client, then {MEASURED} with 1 client (full speed: no client)",
-        [
-            "line",
-            "bytes/arrival",
-            "CPU µs/frame",
-            "x full speed",
-            "of it, database writer µs",
-            "x full speed, the rest",
-            "reader sleeps/frame",
-            "all sleeps/frame",
-            "1 client: CPU µs/frame",
-            "x full speed",
-            "all sleeps/frame",
-            "latency p50 ms",
-            "p99 ms",
-        ],
-        rows,
-    )
-    print_table(
-        f"The floor: one frame decoded, guarded and encoded in this process, back to back and "
-        f"after {ASLEEP:.0f} s asleep (median thread CPU)",
-        ["line", "back to back µs", "after sleeping µs", "x"],
-        floors,
-    )
+        daemons: dict[str, Launch | None] = {}
+        if against is not None:
+            copy = directory / f"installed-{against}"
+            environ = install(build_wheel(directory, against), copy, compiled=True)
+            daemons[f"the daemon of {against}"] = {"extra_environ": environ, "cwd": directory}
+        daemons["this checkout's daemon"] = None
+        if against is None:
+            _, mode, frames = lines[0]
+            commit_intervals(directory, frames, mode)
+        for index, (label, launch) in enumerate(daemons.items()):
+            print_table(
+                f"At the line's pace, {label}: a pty at 1200 (historic) or 9600 (standard) baud, "
+                f"SQLite every 5 s; {MEASURED} frames with no client, then {MEASURED} with 1 "
+                f"client (full speed: no client)",
+                PACED_HEADER,
+                paced_rows(directory / f"daemon-{index}", lines, launch),
+            )
+    if against is None:
+        print_table(
+            f"The floor: one frame decoded, guarded and encoded in this process, back to back "
+            f"and after {ASLEEP:.0f} s asleep (median thread CPU)",
+            ["line", "back to back µs", "after sleeping µs", "x"],
+            [(name, *floor_of(frames)) for name, _, frames in lines],
+        )
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--against", metavar="REVISION", help="measure this commit's daemon first, in the same run"
+    )
     print(machine())
-    main()
+    main(parser.parse_args().against)

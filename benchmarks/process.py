@@ -20,10 +20,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support.server_process import free_port
 
-__all__ = ["Daemon", "children_cpu", "free_port", "write_config"]
+__all__ = ["Daemon", "Launch", "children_cpu", "free_port", "write_config"]
+
+# Keyword arguments of Daemon beyond its directory, configuration and watchdog: which copy of
+# the package runs (`extra_environ`, e.g. PYTHONPATH, and a `cwd` outside this checkout).
+Launch = dict[str, Any]
 
 READY_TIMEOUT = 30.0
 

@@ -64,10 +64,12 @@ def frame_to_json_line(frame: Frame, now: datetime | None = None) -> bytes:
         pairs, horodates = last.pairs.copy(), last.horodates.copy()
         pair_at, horodate_at = last.pair_at, last.horodate_at
         for label in frame.changed:
-            pairs[pair_at[label]] = _pair((label, frame[label]))
+            pair = (label, frame[label])
+            pairs[pair_at[label]] = _pairs.get(pair) or _pair(pair)
             at = horodate_at.get(label)
             if at is not None:
-                horodates[at] = _horodate((label, raw_horodates[label]))
+                pair = (label, raw_horodates[label])
+                horodates[at] = _horodates.get(pair) or _horodate(pair)
     else:
         pairs = [_pairs.get(pair) or _pair(pair) for pair in frame.items()]
         horodates = [_horodates.get(pair) or _horodate(pair) for pair in raw_horodates.items()]

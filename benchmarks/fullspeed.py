@@ -11,7 +11,7 @@ STATUS= lines. Each figure is the median of ROUNDS measures, the lines taking tu
 last row gives the ratio of the two lines measured in the same run.
 
 The second table splits a frame's cost in this process: decode (the frames of a capture fed in
-4 KiB chunks, as the replay reads them), guard and JSON line, back to back.
+the chunks the replay reads at full speed, `fast_chunk`), guard and JSON line, back to back.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from benchmarks.common import machine, print_table
 from benchmarks.process import Daemon, Launch, free_port, write_config
 from teleinforeader.guard import PlausibilityGuard
 from teleinforeader.jsonline import frame_to_json_line
+from teleinforeader.sources.pacing import BAUD_OF_MODE, fast_chunk
 from teleinforeader.sources.simulator import Simulator
 from teleinforeader.tic import Decoder
 
@@ -42,7 +43,6 @@ ROUNDS = 5
 SECONDS = 2.0  # of steady state measured each time
 PROGRESS_WATCHDOG_USEC = 400_000  # a STATUS= line (the frame count) every 0.2 s
 TIMEOUT = 120.0
-CHUNK = 4096  # what the replay reads at full speed
 
 
 def daemon_config(directory: Path, capture: Path, mode: str, port: int) -> Path:
@@ -124,12 +124,13 @@ def _next_count(daemon: Daemon, at_least: int) -> tuple[int, int]:
         time.sleep(0.002)
 
 
-def stages(frames: Sequence[bytes]) -> tuple[float, float, float]:
+def stages(mode: str, frames: Sequence[bytes]) -> tuple[float, float, float]:
     """µs per frame to decode, guard and encode (thread CPU), each chunk's frames going
     through the three in turn and then let go, as in the daemon, once the decoder's memos are
     warm: the best of ROUNDS."""
     data = b"".join(frames)
-    chunks = [data[start : start + CHUNK] for start in range(0, len(data), CHUNK)]
+    size = fast_chunk(BAUD_OF_MODE[mode])
+    chunks = [data[start : start + size] for start in range(0, len(data), size)]
     start = datetime.now(timezone.utc)
     best = [float("inf")] * 3
     for _ in range(ROUNDS):
@@ -169,10 +170,10 @@ def main() -> None:
                     measures.setdefault((name, clients), []).append(cost)
     daemon_rows: list[list[object]] = []
     stage_rows: list[list[object]] = []
-    for name, (_, frames) in captures.items():
+    for name, (mode, frames) in captures.items():
         row = [statistics.median(measures[name, clients]) for clients in (0, 1)]
         daemon_rows.append([name, *row])
-        stage_rows.append([name, *stages(frames)])
+        stage_rows.append([name, *stages(mode, frames)])
     for rows in (daemon_rows, stage_rows):
         historic, standard = rows
         rows.append(["ratio", *(f"{s / h:.1f}x" for h, s in zip(historic[1:], standard[1:]))])

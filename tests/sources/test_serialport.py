@@ -236,7 +236,8 @@ def test_frames_further_apart_than_a_silence_cost_no_delay_and_no_frame() -> Non
     a device that is gone does), and goes back to blocking until each frame's first byte."""
     frames = [standard_frame(3_000 + n) for n in range(8)]
     woken = reader_sleeps_for(frames, arrival=64, gap=0.3)
-    assert woken <= 2 * len(frames) + 6, woken  # as when blocking for each frame, and learning
+    # Two a frame, as when blocking for each frame's first byte, and a few to learn the length.
+    assert woken <= 2 * len(frames) + 6, woken
 
 
 def test_a_frame_that_stops_halfway_is_a_quiet_line_not_a_lost_port() -> None:

@@ -107,7 +107,8 @@ class FrameTimer:
         start = masked.rfind(_STX)
         end = max(masked.rfind(_ETX), masked.rfind(_EOT))
         guessing = self._seconds_per_byte is None
-        if end >= 0 and masked[end] == _ETX[0]:  # a complete frame: the next one's length
+        closed = end >= 0 and masked[end] == _ETX[0]  # a frame ended with its ETX
+        if closed:  # a complete frame: the next one's length
             begun = masked.rfind(_STX, 0, end)
             if begun >= 0:
                 self._length = end - begun + 1
@@ -116,7 +117,7 @@ class FrameTimer:
             if guessing:
                 body = masked[max(begun, 0) : end]
                 self._standard = _HT in body or (begun < 0 and self._tabs)
-        self._ended = start < end and masked[end] == _ETX[0] and end == len(masked) - 1
+        self._ended = closed and start < end and end == len(masked) - 1
         if start > end:  # a frame begins, and does not end in this chunk
             self._open = True
             self._received = len(data) - start
@@ -128,11 +129,12 @@ class FrameTimer:
             self._received += len(data)
             if guessing:
                 self._tabs = self._tabs or _HT in masked
-        if self._early and self._open and end < 0:  # not done within the spread: irregular
+        unended = self._open and end < 0  # a frame is open, and this read ended none
+        if self._early and unended:  # not done within the spread: irregular
             self._looking_ahead = False
         if foreseen and masked.count(_ETX) > 1:  # more than a frame in a frame's time (a pty)
             self._looking_ahead = False
-        self._early = foreseen and self._open and end < 0  # not late: no frame ended before
+        self._early = foreseen and unended  # not late: no frame ended before
 
     def pause(self) -> float:
         """Seconds to wait before the next read, which then takes what came; 0 = read at once,
